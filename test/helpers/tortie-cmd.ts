@@ -26,5 +26,7 @@ export function tortieCommand(): string[] {
     if (!existsSync(main)) throw new Error(`${main} is missing; run 'make build' first`);
     return [process.execPath, main];
   }
-  return [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts')];
+  // Resolved to a file URL so the command works from any working directory (a bare `tsx` would
+  // be looked up from the child's cwd).
+  return [process.execPath, '--import', import.meta.resolve('tsx'), join(REPO_ROOT, 'src', 'cli', 'main.ts')];
 }
