@@ -335,8 +335,8 @@ export class TestApiServer {
     const resource = resourceName(route.type);
     try {
       if (method === 'GET' && !route.name) {
-        if (isWatch) return this.watch(req, res, route, q);
-        return this.list(res, route, q);
+        if (isWatch) return this.serveWatch(req, res, route, q);
+        return this.serveList(res, route, q);
       }
       if (method === 'GET') {
         const o = this.store.get(resource, route.namespace, route.name!);
@@ -392,7 +392,7 @@ export class TestApiServer {
     return (o) => (!route.namespace || o.metadata.namespace === route.namespace) && label(o) && field(o);
   }
 
-  private list(res: http.ServerResponse, route: Route, q: URLSearchParams): void {
+  private serveList(res: http.ServerResponse, route: Route, q: URLSearchParams): void {
     const resource = resourceName(route.type);
     const code = this.takeFault(this.listFaults, resource);
     if (code !== undefined) {
@@ -441,7 +441,7 @@ export class TestApiServer {
     this.send(res, 200, { kind: `${route.type.kind}List`, apiVersion: apiVersionOf(route.type), metadata, items });
   }
 
-  private watch(req: http.IncomingMessage, res: http.ServerResponse, route: Route, q: URLSearchParams): void {
+  private serveWatch(req: http.IncomingMessage, res: http.ServerResponse, route: Route, q: URLSearchParams): void {
     const resource = resourceName(route.type);
     const code = this.takeFault(this.watchFaults, resource);
     if (code !== undefined) {
