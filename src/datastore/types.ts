@@ -77,6 +77,11 @@ export class DatastoreError extends Error {
 
 /** Receives a watch's events in revision order. After `onError` the watch is dead; no more calls. */
 export interface WatchSink {
+  /**
+   * The server has accepted the watch (etcd: `created` response; Kubernetes: the watch request
+   * returned 200). Optional for the backend to call; it clears the syncer's "connection lost".
+   */
+  onConnected?(): void;
   onEvents(events: readonly BackendEvent[]): void;
   onError(err: DatastoreError): void;
 }

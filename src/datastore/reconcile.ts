@@ -1,0 +1,105 @@
+/**
+ * The pure heart of the syncer: what one scope's consumers have been told, and how a complete list
+ * or a watch event changes that. No I/O, no timers — so replay tests can feed the same history in
+ * many orders and split points and check the resulting model is always the same.
+ *
+ * Rules:
+ * - A put whose revision is not newer than what was already emitted (or judged invalid) for the key
+ *   is a duplicate (a watch that restarted from an older revision, an overlap between a list and
+ *   a watch) and is dropped.
+ * - A list is a snapshot: keys with the same revision are unchanged and produce nothing; new keys
+ *   produce `add`, changed ones `update`, and keys the list no longer has produce `delete`.
+ * - An invalid value never reaches consumers. If the key had a valid value, consumers get a
+ *   `delete` (Calico treats an update that fails validation as a deletion).
+ */
+import { validateResource, type Problem, type Resource } from './model/index.js';
+import { isNotNewer } from './revision.js';
+import type { Update } from './syncer.js';
+import type { BackendEvent, BackendItem } from './types.js';
+
+/** Called for each rejected value; the syncer logs it and counts the metric. */
+export type InvalidHandler = (item: BackendItem, problems: readonly Problem[], wasValid: boolean) => void;
+
+interface Emitted {
+  readonly revision: string;
+  readonly value: Resource;
+}
+
+export class ScopeState {
+  /** Keys consumers currently hold, with the revision and value they were given. */
+  private readonly emitted = new Map<string, Emitted>();
+  /** Keys whose latest value was invalid, at that revision (so a replay is not re-logged). */
+  private readonly invalid = new Map<string, string>();
+
+  constructor(private readonly onInvalid: InvalidHandler = () => {}) {}
+
+  get size(): number {
+    return this.emitted.size;
+  }
+
+  /** Current value of a key as consumers see it. */
+  get(key: string): Resource | undefined {
+    return this.emitted.get(key)?.value;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.emitted.keys();
+  }
+
+  /** Applies a complete listing at `revision`; returns the updates consumers need. */
+  applyList(items: readonly BackendItem[], revision: string): Update[] {
+    const out: Update[] = [];
+    const seen = new Set<string>();
+    for (const item of items) {
+      seen.add(item.key);
+      this.put(item, out);
+    }
+    for (const [key, e] of this.emitted) {
+      if (seen.has(key)) continue;
+      this.emitted.delete(key);
+      out.push({ type: 'delete', kind: e.value.kind, key, revision });
+    }
+    for (const key of this.invalid.keys()) if (!seen.has(key)) this.invalid.delete(key);
+    return out;
+  }
+
+  /** Applies one watch event; returns the updates consumers need (zero or one). */
+  applyEvent(ev: BackendEvent): Update[] {
+    const out: Update[] = [];
+    if (ev.type === 'put') {
+      this.put(ev.item, out);
+      return out;
+    }
+    const inv = this.invalid.get(ev.key);
+    if (inv !== undefined && !isNotNewer(ev.revision, inv)) this.invalid.delete(ev.key);
+    const cur = this.emitted.get(ev.key);
+    if (!cur || isNotNewer(ev.revision, cur.revision)) return out;
+    this.emitted.delete(ev.key);
+    out.push({ type: 'delete', kind: ev.kind, key: ev.key, revision: ev.revision });
+    return out;
+  }
+
+  private put(item: BackendItem, out: Update[]): void {
+    const cur = this.emitted.get(item.key);
+    if (cur && isNotNewer(item.revision, cur.revision)) return;
+    const inv = this.invalid.get(item.key);
+    if (inv !== undefined && isNotNewer(item.revision, inv)) return;
+
+    const judged: { ok: true; resource: Resource } | { ok: false; problems: readonly Problem[] } =
+      item.value === undefined
+        ? { ok: false, problems: [{ path: '(value)', message: item.decodeError ?? 'no value' }] }
+        : validateResource(item.kind, item.value);
+    if (!judged.ok) {
+      this.invalid.set(item.key, item.revision);
+      this.onInvalid(item, judged.problems, cur !== undefined);
+      if (cur) {
+        this.emitted.delete(item.key);
+        out.push({ type: 'delete', kind: item.kind, key: item.key, revision: item.revision });
+      }
+      return;
+    }
+    this.invalid.delete(item.key);
+    this.emitted.set(item.key, { revision: item.revision, value: judged.resource });
+    out.push({ type: cur ? 'update' : 'add', kind: item.kind, key: item.key, value: judged.resource, revision: item.revision });
+  }
+}
