@@ -1,0 +1,397 @@
+/**
+ * The dataplane driver: one loop that owns every reconciler and applies them in dependency order,
+ * after Felix's `int_dataplane.go` and `event_sequencer.go`.
+ *
+ *   calc layer ── setRoute / setVtep / setVxlanDevice / ... ──▶ reconcilers (queue only)
+ *   datastore  ── setDatastoreInSync(true) ─────────────────▶ apply loop may start
+ *   timers, ip monitor ── resync flags + kick ──────────────▶ apply loop
+ *
+ *   one apply pass:
+ *     list links ─▶ [resync: read routes / neigh+FDB / sysctls back]
+ *     ─▶ links create/update ─▶ VTEP neigh+FDB add ─▶ sysctls ─▶ routes (del, then add)
+ *     ─▶ VTEP neigh+FDB delete ─▶ links delete            (removals in reverse order)
+ *
+ * Passes are serialised, throttled (MIN_APPLY_INTERVAL_MS) and, on failure, retried with
+ * exponential backoff after a full read-back of the kernel. Nothing is written before the
+ * datastore is in sync, and the first pass reads the kernel before writing, so a restart changes
+ * only what differs.
+ */
+import type { Registry } from 'prom-client';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { createDataplaneMetrics, type DataplaneMetrics } from './metrics.js';
+import type { KernelLink, LinkNetlink, NeighNetlink, RouteNetlink, SysctlIO } from './netlink.js';
+import { RouteReconciler } from './route-reconciler.js';
+import { LinkReconciler } from './link-reconciler.js';
+import { NeighReconciler } from './neigh-reconciler.js';
+import { SysctlReconciler } from './sysctl-reconciler.js';
+import type { KernelEvent } from './monitor.js';
+import { DEFAULT_ROUTE_PROTOCOLS, type DesiredRoute, type IpipDeviceSpec, type RemoteVtep, type RouteProtocols, type VxlanDeviceSpec } from './types.js';
+import { errorMessage } from '../util/errors.js';
+import { silentLogger, type Logger } from '../util/log.js';
+
+/** Felix `RouteRefreshInterval` default (calico-reference.md): read the kernel back every 90 s. */
+export const DEFAULT_ROUTE_REFRESH_INTERVAL_MS = 90_000;
+/**
+ * Smallest gap between the starts of two passes: batches a burst of calc updates (a pod churn,
+ * a BGP table dump) into one write instead of one `ip` per update. Felix throttles its apply loop
+ * the same way; 100 ms is invisible next to pod start latency.
+ */
+export const MIN_APPLY_INTERVAL_MS = 100;
+/** Retry after a failed pass: starts small (a transient EBUSY), doubles, capped like Felix's 30 s. */
+export const RETRY_BACKOFF_INITIAL_MS = 200;
+export const RETRY_BACKOFF_MAX_MS = 30_000;
+
+export interface DataplaneKernel {
+  routes: RouteNetlink;
+  links: LinkNetlink;
+  neigh: NeighNetlink;
+  sysctl: SysctlIO;
+}
+
+export interface DataplaneOptions {
+  kernel: DataplaneKernel;
+  registry?: Registry;
+  log?: Logger;
+  clock?: Clock;
+  routeRefreshIntervalMs?: number;
+  protocols?: RouteProtocols;
+  workloadPrefixes?: readonly string[];
+  tables?: readonly number[];
+  /** Families whose routes we read back; default [4]. IPv6 also adds the v6 sysctls. */
+  families?: readonly (4 | 6)[];
+}
+
+export interface ApplyReport {
+  ok: boolean;
+  writes: number;
+  failures: number;
+  /** Desired entries waiting for an interface to appear or come up. */
+  waiting: number;
+  errors: string[];
+  durationMs: number;
+}
+
+export interface DataplaneStatus {
+  datastoreInSync: boolean;
+  firstApplyDone: boolean;
+  /** Ready for `/readiness`: datastore in sync and one pass completed (Felix semantics). */
+  ready: boolean;
+  /** ms since epoch of the last pass that completed without failure. */
+  lastSuccessAt?: number;
+  /** ms since epoch of the start of a pass still running, if any (for liveness). */
+  passStartedAt?: number;
+  consecutiveFailures: number;
+  lastError?: string;
+  ipipAvailable?: boolean;
+  ipipUnavailableReason?: string;
+  inSync: boolean;
+}
+
+type ResyncKind = 'routes' | 'neigh' | 'sysctl';
+
+export class Dataplane {
+  readonly routes: RouteReconciler;
+  readonly links: LinkReconciler;
+  readonly neigh: NeighReconciler;
+  readonly sysctls: SysctlReconciler;
+  private readonly kernel: DataplaneKernel;
+  private readonly metrics: DataplaneMetrics | undefined;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly refreshMs: number;
+  private datastoreInSync = false;
+  private started = false;
+  private firstApplyDone = false;
+  private readonly resyncDue = new Set<ResyncKind>(['routes', 'neigh', 'sysctl']);
+  private dirty = true;
+  private running: Promise<ApplyReport> | undefined;
+  private timer: TimerHandle | undefined;
+  private timerAt = Infinity;
+  private refreshTimer: TimerHandle | undefined;
+  private lastPassStart = -Infinity;
+  private backoffMs = 0;
+  private consecutiveFailures = 0;
+  private lastError: string | undefined;
+  private lastSuccessAt: number | undefined;
+  private passStartedAt: number | undefined;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  constructor(opts: DataplaneOptions) {
+    this.kernel = opts.kernel;
+    this.log = (opts.log ?? silentLogger).child({ component: 'dataplane' });
+    this.clock = opts.clock ?? systemClock;
+    this.refreshMs = opts.routeRefreshIntervalMs ?? DEFAULT_ROUTE_REFRESH_INTERVAL_MS;
+    this.metrics = opts.registry ? createDataplaneMetrics(opts.registry) : undefined;
+    this.metrics?.ipipAvailable.set(-1);
+    const families = opts.families ?? [4];
+    this.routes = new RouteReconciler({
+      netlink: opts.kernel.routes,
+      protocols: opts.protocols ?? DEFAULT_ROUTE_PROTOCOLS,
+      workloadPrefixes: opts.workloadPrefixes ?? ['cali'],
+      tables: opts.tables,
+      families,
+      log: this.log,
+    });
+    this.links = new LinkReconciler({ netlink: opts.kernel.links, log: this.log, onIpipAvailability: (a) => this.metrics?.ipipAvailable.set(a ? 1 : 0) });
+    this.neigh = new NeighReconciler({ netlink: opts.kernel.neigh, log: this.log });
+    this.sysctls = new SysctlReconciler({ io: opts.kernel.sysctl, ipv6: families.includes(6), log: this.log });
+  }
+
+  // ---- desired state: these only queue work and wake the loop ----
+
+  setRoute(r: DesiredRoute): void {
+    this.routes.setRoute(r);
+    this.kick();
+  }
+  deleteRoute(dst: string, table?: number): void {
+    this.routes.deleteRoute(dst, table);
+    this.kick();
+  }
+  replaceAllRoutes(routes: Iterable<DesiredRoute>): void {
+    this.routes.replaceAllRoutes(routes);
+    this.kick();
+  }
+  setVxlanDevice(spec: VxlanDeviceSpec | undefined, name?: string): void {
+    this.links.setVxlanDevice(spec, name);
+    this.kick();
+  }
+  setIpipDevice(spec: IpipDeviceSpec | undefined): void {
+    this.links.setIpipDevice(spec);
+    this.kick();
+  }
+  setVtep(v: RemoteVtep): void {
+    this.neigh.setVtep(v);
+    this.kick();
+  }
+  deleteVtep(node: string): void {
+    this.neigh.deleteVtep(node);
+    this.kick();
+  }
+  replaceAllVteps(v: Iterable<RemoteVtep>): void {
+    this.neigh.replaceAllVteps(v);
+    this.kick();
+  }
+
+  /** The agent sets this when the syncer reports InSync; nothing is written before. */
+  setDatastoreInSync(inSync: boolean): void {
+    this.datastoreInSync = inSync;
+    if (inSync) this.kick();
+  }
+
+  /** A kernel event from the monitor: cheap flag + wake-up. */
+  onKernelEvent(e: KernelEvent): void {
+    if (e.kind === 'route-deleted') this.resyncDue.add('routes');
+    else if (e.kind === 'neigh-deleted') this.resyncDue.add('neigh');
+    // Link events need nothing extra: every pass lists links first.
+    this.kick();
+  }
+
+  /** Reads everything back on the next pass (what the refresh timer does). */
+  requestResync(): void {
+    this.resyncDue.add('routes').add('neigh').add('sysctl');
+    this.links.scheduleIpipProbe();
+    this.kick();
+  }
+
+  /** Starts the loop and the refresh timer. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.scheduleRefresh();
+    this.kick();
+  }
+
+  /** Stops timers and waits for a pass in progress. The kernel state is left as it is. */
+  async stop(): Promise<void> {
+    this.started = false;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.refreshTimer?.cancel();
+    if (this.running) await this.running.catch(() => undefined);
+  }
+
+  status(): DataplaneStatus {
+    const s: DataplaneStatus = {
+      datastoreInSync: this.datastoreInSync,
+      firstApplyDone: this.firstApplyDone,
+      ready: this.datastoreInSync && this.firstApplyDone,
+      consecutiveFailures: this.consecutiveFailures,
+      inSync: this.routes.inSync && this.links.inSync && this.neigh.inSync && this.sysctls.inSync,
+    };
+    if (this.lastSuccessAt !== undefined) s.lastSuccessAt = this.lastSuccessAt;
+    if (this.passStartedAt !== undefined) s.passStartedAt = this.passStartedAt;
+    if (this.lastError !== undefined) s.lastError = this.lastError;
+    const ipip = this.links.ipipAvailable;
+    if (ipip !== undefined) s.ipipAvailable = ipip;
+    const reason = this.links.ipipUnavailableReason;
+    if (reason !== undefined) s.ipipUnavailableReason = reason;
+    return s;
+  }
+
+  /** Resolves when no pass is running or scheduled soon and nothing is dirty (tests, CLI). */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Runs one pass now, bypassing the throttle (tests, benchmark, first apply at startup). Still
+   * serialised with the loop and still refused before the datastore is in sync.
+   */
+  async applyNow(): Promise<ApplyReport> {
+    while (this.running) await this.running.catch(() => undefined);
+    this.dirty = true;
+    return this.runPass();
+  }
+
+  // ---- the loop ----
+
+  private isIdle(): boolean {
+    return !this.running && (!this.dirty || !this.datastoreInSync || !this.started) && this.timer === undefined;
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle()) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private kick(): void {
+    this.dirty = true;
+    if (!this.started || !this.datastoreInSync) return;
+    if (this.running) return; // the pass re-checks `dirty` when it ends
+    const earliest = Math.max(this.lastPassStart + MIN_APPLY_INTERVAL_MS, this.clock.now() + this.backoffMs);
+    this.schedule(earliest);
+  }
+
+  private schedule(at: number): void {
+    if (this.timer && this.timerAt <= at) return;
+    this.timer?.cancel();
+    this.timerAt = at;
+    this.timer = this.clock.after(Math.max(0, at - this.clock.now()), () => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      if (!this.running) void this.runPass().catch(() => undefined);
+    });
+  }
+
+  private scheduleRefresh(): void {
+    this.refreshTimer?.cancel();
+    this.refreshTimer = this.clock.after(this.refreshMs, () => {
+      if (!this.started) return;
+      this.requestResync();
+      this.scheduleRefresh();
+    });
+  }
+
+  private runPass(): Promise<ApplyReport> {
+    const p = this.pass().finally(() => {
+      this.running = undefined;
+      if (this.dirty) this.kick();
+      this.notifyIdle();
+    });
+    this.running = p;
+    return p;
+  }
+
+  private feedLinks(links: readonly KernelLink[]): void {
+    this.links.observe(links);
+    this.routes.setInterfaces(links.map((l) => ({ name: l.name, index: l.index, up: l.adminUp && l.lowerUp })));
+    this.neigh.setPresentDevices(links.map((l) => l.name));
+    this.sysctls.setInterfaces(links.filter((l) => this.routes.isWorkloadIface(l.name)).map((l) => l.name));
+  }
+
+  private async pass(): Promise<ApplyReport> {
+    const start = this.clock.now();
+    const t0 = performance.now();
+    if (!this.datastoreInSync) {
+      return { ok: false, writes: 0, failures: 0, waiting: 0, errors: ['datastore not in sync yet: not programming the dataplane'], durationMs: 0 };
+    }
+    this.lastPassStart = start;
+    this.passStartedAt = start;
+    this.dirty = false;
+    const report: ApplyReport = { ok: true, writes: 0, failures: 0, waiting: 0, errors: [], durationMs: 0 };
+    const add = (r: { writes: number; failures: number; waiting: number; errors: string[] }): void => {
+      report.writes += r.writes;
+      report.failures += r.failures;
+      report.waiting += r.waiting;
+      report.errors.push(...r.errors);
+    };
+    try {
+      const links = await this.kernel.links.list();
+      const linkDrift = this.links.observe(links).drifted;
+      if (this.firstApplyDone && linkDrift > 0) this.metrics?.repairs.inc({ kind: 'link' }, linkDrift);
+      this.feedLinks(links);
+      await this.resyncDueParts();
+
+      const lu = await this.links.applyUpdates();
+      add(lu);
+      if (lu.changed) {
+        // A created or re-created device starts empty: re-read what lives on it.
+        this.feedLinks(await this.kernel.links.list());
+        this.resyncDue.add('routes').add('neigh');
+        await this.resyncDueParts();
+      }
+      add(await this.neigh.applyUpdates());
+      add(await this.sysctls.apply());
+      add(await this.routes.apply());
+      add(await this.neigh.applyDeletions());
+      const ld = await this.links.applyDeletions();
+      add(ld);
+      if (ld.changed) this.feedLinks(await this.kernel.links.list());
+    } catch (e) {
+      report.failures++;
+      report.errors.push(errorMessage(e));
+    }
+    report.durationMs = performance.now() - t0;
+    this.passStartedAt = undefined;
+    this.metrics?.applyTime.observe(report.durationMs / 1000);
+    if (report.failures > 0) {
+      report.ok = false;
+      this.consecutiveFailures++;
+      this.lastError = report.errors[0];
+      this.metrics?.failures.inc();
+      this.backoffMs = Math.min(RETRY_BACKOFF_MAX_MS, this.backoffMs === 0 ? RETRY_BACKOFF_INITIAL_MS : this.backoffMs * 2);
+      // After a failure we no longer trust our picture of the kernel: read it all back.
+      this.resyncDue.add('routes').add('neigh').add('sysctl');
+      this.dirty = true;
+      this.log.warn({ failures: report.failures, errors: report.errors.slice(0, 5), retryInMs: this.backoffMs }, 'dataplane apply failed; retrying with backoff');
+    } else {
+      this.consecutiveFailures = 0;
+      this.backoffMs = 0;
+      this.lastError = undefined;
+      this.lastSuccessAt = this.clock.now();
+      if (!this.firstApplyDone) this.log.info({ writes: report.writes, ms: Math.round(report.durationMs) }, 'first dataplane apply done');
+      this.firstApplyDone = true;
+    }
+    if (this.metrics) for (const [cls, n] of this.routes.programmedByClass()) this.metrics.routesProgrammed.set({ class: cls }, n);
+    return report;
+  }
+
+  private async resyncDueParts(): Promise<void> {
+    const count = (kind: string, n: number): void => {
+      if (n > 0 && this.firstApplyDone) {
+        this.metrics?.repairs.inc({ kind }, n);
+        this.log.info({ kind, drifted: n }, 'kernel state changed behind our back; repairing');
+      }
+    };
+    if (this.resyncDue.has('routes')) {
+      const t = performance.now();
+      const r = await this.routes.resync();
+      this.metrics?.routeListTime.observe((performance.now() - t) / 1000);
+      this.resyncDue.delete('routes');
+      count('route', r.drifted);
+    }
+    if (this.resyncDue.has('neigh')) {
+      const r = await this.neigh.resync();
+      this.resyncDue.delete('neigh');
+      count('neigh', r.neighDrifted);
+      count('fdb', r.fdbDrifted);
+    }
+    if (this.resyncDue.has('sysctl')) {
+      const r = await this.sysctls.resync();
+      this.resyncDue.delete('sysctl');
+      count('sysctl', r.drifted);
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * How the dataplane runs iproute2: every command has a timeout (a hung `ip` must make the
+ * dataplane "not ready and retried", never wedge it), and the whole layer sits behind the small
+ * `CommandRunner` interface so unit tests can replace it.
+ *
+ * `netns` exists for tests and the lab: the agent itself runs inside the node's network namespace
+ * and runs plain `ip`; a test process in the root namespace instead runs `ip -n NS ...`,
+ * `bridge -n NS ...` and `ip netns exec NS sysctl ...` so that nothing touches the root namespace.
+ */
+import { spawn } from 'node:child_process';
+
+/**
+ * Limit for one iproute2 invocation. A 100,000-route batch takes about 1.1 s on this machine
+ * (docs/decisions/0001-netlink.md); 60 s leaves room for a loaded 2-core box without letting a
+ * wedged child block the apply loop for long.
+ */
+export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The process could not run or did not finish in time; the dataplane retries with backoff. */
+export class ExecError extends Error {
+  readonly code = 'E_DATAPLANE_EXEC';
+  constructor(
+    readonly argv: readonly string[],
+    readonly reason: string,
+    readonly stderr: string,
+  ) {
+    super(`${argv.join(' ')}: ${reason}${stderr.trim() ? `: ${stderr.trim().slice(-1000)}` : ''}`);
+    this.name = 'ExecError';
+  }
+}
+
+export interface CommandRunner {
+  /** Runs argv (no shell). Resolves with any exit code; rejects only if it cannot run or times out. */
+  run(argv: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult>;
+}
+
+/** Spawns real processes. */
+export class ProcessRunner implements CommandRunner {
+  constructor(private readonly defaultTimeoutMs = DEFAULT_EXEC_TIMEOUT_MS) {}
+
+  run(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const [cmd, ...args] = argv;
+      if (!cmd) {
+        reject(new ExecError(argv, 'empty argv', ''));
+        return;
+      }
+      const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let timedOut = false;
+      child.stdout?.on('data', (d: Buffer) => out.push(d));
+      child.stderr?.on('data', (d: Buffer) => err.push(d));
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new ExecError(argv, `cannot run: ${e.message}`, Buffer.concat(err).toString('utf8')));
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        const stderr = Buffer.concat(err).toString('utf8');
+        if (timedOut) reject(new ExecError(argv, `timed out after ${timeoutMs} ms`, stderr));
+        else if (code === null) reject(new ExecError(argv, `killed by ${signal ?? 'signal'}`, stderr));
+        else resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr });
+      });
+      if (opts.input !== undefined && child.stdin) {
+        // A child that exits early (bad argv) closes stdin; that is reported through its exit code.
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(opts.input);
+      }
+    });
+  }
+}
+
+/** Where commands run: the current namespace, or a named one (tests, lab). */
+export interface NetnsTarget {
+  netns?: string;
+}
+
+/** argv prefix for `ip` in the target namespace. */
+export function ipArgv(t: NetnsTarget, ...args: string[]): string[] {
+  return t.netns ? ['ip', '-n', t.netns, ...args] : ['ip', ...args];
+}
+
+/** argv prefix for `bridge` in the target namespace. */
+export function bridgeArgv(t: NetnsTarget, ...args: string[]): string[] {
+  return t.netns ? ['bridge', '-n', t.netns, ...args] : ['bridge', ...args];
+}
+
+/** argv running an arbitrary program in the target namespace. */
+export function inNetnsArgv(t: NetnsTarget, argv: readonly string[]): string[] {
+  return t.netns ? ['ip', 'netns', 'exec', t.netns, ...argv] : [...argv];
+}
+
+/** Runs a command and throws ExecError unless it exits 0 (for reads, where any failure is fatal). */
+export async function runChecked(runner: CommandRunner, argv: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<string> {
+  const r = await runner.run(argv, opts);
+  if (r.code !== 0) throw new ExecError(argv, `exit code ${r.code}`, r.stderr);
+  return r.stdout;
+}

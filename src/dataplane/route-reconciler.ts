@@ -1,0 +1,284 @@
+/**
+ * Desired routes vs. the kernel's routes, for every route class (workload, local blocks, VXLAN,
+ * IPIP, BGP) in the tables we own. `setRoute`/`deleteRoute` only queue; `apply()` writes all
+ * differences in one batch; `resync()` reads the kernel back (startup, periodic refresh, after a
+ * monitor event) so drift is repaired and restarts change nothing that is already right.
+ *
+ * Ownership (never touch what we cannot recognise): a kernel route is ours if it is in an owned
+ * table and either carries one of our protocols (felix 80, bgp 81) or carries the device-route
+ * protocol on a workload interface (`cali*`). Everything else — other daemons' routes, routes an
+ * operator added with `ip route add` — is invisible to this class.
+ *
+ * A route through an interface that is missing or down is not programmed (the kernel would
+ * refuse it or black-hole traffic); it is added as soon as the interface comes up, and removed
+ * when the interface goes down (Felix route table semantics).
+ */
+import { DeltaTracker } from './deltatracker.js';
+import { canonicalAddr, canonicalCidr, familyOf } from './addr.js';
+import { RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN } from './iproute2-routes.js';
+import type { KernelRoute, RouteNetlink, RouteOp } from './netlink.js';
+import { DEFAULT_ROUTE_PROTOCOLS, ROUTE_CLASSES, type DesiredRoute, type RouteClass, type RouteProtocols } from './types.js';
+import { silentLogger, type Logger } from '../util/log.js';
+
+/** IPv6 routes without a metric get 1024 from the kernel (IP6_RT_PRIO_USER). */
+const IPV6_DEFAULT_METRIC = 1024;
+
+/** At most this many per-route errors are logged per apply; the rest are counted. */
+const MAX_LOGGED_ERRORS = 10;
+
+export interface RouteReconcilerOptions {
+  netlink: RouteNetlink;
+  protocols?: RouteProtocols;
+  /** Interface name prefixes of workload interfaces (Felix `InterfacePrefix`), default ['cali']. */
+  workloadPrefixes?: readonly string[];
+  /** Tables whose routes we own, default [254]. */
+  tables?: readonly number[];
+  /** Address families to read back, default [4]. */
+  families?: readonly (4 | 6)[];
+  log?: Logger;
+}
+
+export interface ReconcileResult {
+  writes: number;
+  failures: number;
+  /** Desired entries still waiting for something (an interface to appear or come up). */
+  waiting: number;
+  errors: string[];
+}
+
+export function routeKey(table: number, dst: string): string {
+  return `${table}|${dst}`;
+}
+
+function routesEqual(a: KernelRoute, b: KernelRoute): boolean {
+  return (
+    a.type === b.type &&
+    a.dev === b.dev &&
+    a.gateway === b.gateway &&
+    a.onlink === b.onlink &&
+    a.scope === b.scope &&
+    a.protocol === b.protocol &&
+    a.metric === b.metric &&
+    a.src === b.src &&
+    !a.unsupported &&
+    !b.unsupported
+  );
+}
+
+export class RouteReconciler {
+  readonly protocols: RouteProtocols;
+  private readonly netlink: RouteNetlink;
+  private readonly prefixes: readonly string[];
+  private readonly tables: ReadonlySet<number>;
+  private readonly families: readonly (4 | 6)[];
+  private readonly log: Logger;
+  /** Everything the calc layer wants, whether or not its interface is up. */
+  private readonly wanted = new Map<string, { route: KernelRoute; cls: RouteClass }>();
+  /** What goes to the tracker: `wanted` minus routes whose interface is missing or down. */
+  private readonly tracker = new DeltaTracker<KernelRoute>(routesEqual);
+  private readonly keysByDev = new Map<string, Set<string>>();
+  private readonly upIfaces = new Set<string>();
+  private readonly ifindex = new Map<string, number>();
+  /** Owned kernel routes that collided on a key with another owned route (e.g. two metrics). */
+  private strays: KernelRoute[] = [];
+
+  constructor(opts: RouteReconcilerOptions) {
+    this.netlink = opts.netlink;
+    this.protocols = opts.protocols ?? DEFAULT_ROUTE_PROTOCOLS;
+    this.prefixes = opts.workloadPrefixes ?? ['cali'];
+    this.tables = new Set(opts.tables ?? [RT_TABLE_MAIN]);
+    this.families = opts.families ?? [4];
+    this.log = (opts.log ?? silentLogger).child({ component: 'route-reconciler' });
+  }
+
+  /** Turns a calc-layer route into the exact kernel route we expect to read back. */
+  toKernel(r: DesiredRoute): KernelRoute {
+    const dst = canonicalCidr(r.dst);
+    const table = r.table ?? RT_TABLE_MAIN;
+    if (!this.tables.has(table)) throw new Error(`route ${dst}: table ${table} is not owned by the route reconciler (owned: ${[...this.tables].join(', ')})`);
+    const type = r.type ?? 'unicast';
+    const protocol = r.class === 'workload' ? this.protocols.device : r.class === 'bgp' ? this.protocols.bgp : this.protocols.felix;
+    if (type === 'unicast' && r.dev === undefined && r.gateway === undefined) throw new Error(`route ${dst}: a unicast route needs a device or a gateway`);
+    const route: KernelRoute = {
+      table,
+      dst,
+      type,
+      onlink: r.onlink ?? false,
+      // iproute2's rule for unicast routes without a gateway is scope link; we state it explicitly.
+      scope: type === 'unicast' && r.gateway === undefined ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE,
+      protocol,
+      metric: r.metric ?? (familyOf(dst) === 6 ? IPV6_DEFAULT_METRIC : 0),
+    };
+    if (type === 'unicast' && r.dev !== undefined) route.dev = r.dev;
+    if (type === 'unicast' && r.gateway !== undefined) route.gateway = canonicalAddr(r.gateway);
+    if (r.src !== undefined) route.src = canonicalAddr(r.src);
+    return route;
+  }
+
+  /** True if a kernel route is one tortie manages (see the module comment). */
+  owns(r: KernelRoute): boolean {
+    if (!this.tables.has(r.table)) return false;
+    if (r.type === 'other') return false;
+    if (r.protocol === this.protocols.felix || r.protocol === this.protocols.bgp) return true;
+    return r.protocol === this.protocols.device && r.dev !== undefined && this.isWorkloadIface(r.dev);
+  }
+
+  isWorkloadIface(name: string): boolean {
+    return this.prefixes.some((p) => name.startsWith(p));
+  }
+
+  setRoute(r: DesiredRoute): void {
+    const route = this.toKernel(r);
+    const key = routeKey(route.table, route.dst);
+    const old = this.wanted.get(key);
+    if (old?.route.dev !== undefined && old.route.dev !== route.dev) this.keysByDev.get(old.route.dev)?.delete(key);
+    this.wanted.set(key, { route, cls: r.class });
+    if (route.dev !== undefined) {
+      let s = this.keysByDev.get(route.dev);
+      if (!s) this.keysByDev.set(route.dev, (s = new Set()));
+      s.add(key);
+    }
+    this.offer(key);
+  }
+
+  deleteRoute(dst: string, table = RT_TABLE_MAIN): void {
+    const key = routeKey(table, canonicalCidr(dst));
+    const old = this.wanted.get(key);
+    if (!old) return;
+    this.wanted.delete(key);
+    if (old.route.dev !== undefined) this.keysByDev.get(old.route.dev)?.delete(key);
+    this.tracker.deleteDesired(key);
+  }
+
+  /** Replaces every desired route (a resync from the calc layer). */
+  replaceAllRoutes(routes: Iterable<DesiredRoute>): void {
+    const fresh = new Set<string>();
+    for (const r of routes) {
+      this.setRoute(r);
+      fresh.add(routeKey(r.table ?? RT_TABLE_MAIN, canonicalCidr(r.dst)));
+    }
+    for (const [key, w] of [...this.wanted]) if (!fresh.has(key)) this.deleteRoute(w.route.dst, w.route.table);
+  }
+
+  /**
+   * Tells the reconciler which interfaces exist and whether they are up (from the driver's link
+   * listing). Routes through an interface follow its state on the next apply. An interface that
+   * came back with a new ifindex is a new device: the kernel dropped the old one's routes.
+   */
+  setInterfaces(links: Iterable<{ name: string; index: number; up: boolean }>): void {
+    const seen = new Set<string>();
+    for (const l of links) {
+      seen.add(l.name);
+      const oldIndex = this.ifindex.get(l.name);
+      if (oldIndex !== undefined && oldIndex !== l.index) for (const key of this.keysByDev.get(l.name) ?? []) this.tracker.deleteActual(key);
+      this.ifindex.set(l.name, l.index);
+      if (l.up !== this.upIfaces.has(l.name)) {
+        if (l.up) this.upIfaces.add(l.name);
+        else this.upIfaces.delete(l.name);
+        for (const key of this.keysByDev.get(l.name) ?? []) this.offer(key);
+      }
+    }
+    for (const name of [...this.ifindex.keys()]) {
+      if (seen.has(name)) continue;
+      this.ifindex.delete(name);
+      if (this.upIfaces.delete(name)) for (const key of this.keysByDev.get(name) ?? []) this.offer(key);
+    }
+  }
+
+  private offer(key: string): void {
+    const w = this.wanted.get(key);
+    if (w && (w.route.dev === undefined || this.upIfaces.has(w.route.dev))) this.tracker.setDesired(key, w.route);
+    else this.tracker.deleteDesired(key);
+  }
+
+  /** Reads our routes back from the kernel. Returns how many had drifted from an in-sync state. */
+  async resync(): Promise<{ drifted: number }> {
+    const owned = new Map<string, KernelRoute>();
+    const strays: KernelRoute[] = [];
+    for (const family of this.families) {
+      for (const r of await this.netlink.dump(family)) {
+        if (!this.owns(r)) continue;
+        const key = routeKey(r.table, r.dst);
+        const prev = owned.get(key);
+        if (prev === undefined) {
+          owned.set(key, r);
+          continue;
+        }
+        // Two owned routes for one prefix (different metrics): keep the one we want, drop the other.
+        const want = this.tracker.getDesired(key);
+        if (want && routesEqual(want, r)) {
+          strays.push(prev);
+          owned.set(key, r);
+        } else strays.push(r);
+      }
+    }
+    this.strays = strays;
+    return this.tracker.replaceAllActual(owned);
+  }
+
+  get inSync(): boolean {
+    return this.tracker.inSync && this.strays.length === 0;
+  }
+
+  get pendingCount(): number {
+    return this.tracker.pendingUpdateCount + this.tracker.pendingDeletionCount + this.strays.length;
+  }
+
+  /** Desired routes per class that the kernel holds (for `tortie_routes_programmed`). */
+  programmedByClass(): Map<RouteClass, number> {
+    const counts = new Map<RouteClass, number>(ROUTE_CLASSES.map((c) => [c, 0]));
+    for (const [key, w] of this.wanted) {
+      const a = this.tracker.getActual(key);
+      if (a !== undefined && routesEqual(a, w.route)) counts.set(w.cls, (counts.get(w.cls) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** Writes every pending difference in one batch: deletions first, then replacements. */
+  async apply(): Promise<ReconcileResult> {
+    const ops: RouteOp[] = [];
+    const keys: (string | undefined)[] = [];
+    for (const r of this.strays) {
+      ops.push({ op: 'delete', route: r });
+      keys.push(undefined);
+    }
+    for (const [key, actual] of this.tracker.pendingDeletions()) {
+      ops.push({ op: 'delete', route: actual });
+      keys.push(key);
+    }
+    for (const [key, want] of this.tracker.pendingUpdates()) {
+      const actual = this.tracker.getActual(key);
+      // `replace` matches on (table, dst, tos, metric): a metric change would add a second route.
+      if (actual !== undefined && actual.metric !== want.metric) {
+        ops.push({ op: 'delete', route: actual });
+        keys.push(undefined);
+      }
+      ops.push({ op: 'replace', route: want });
+      keys.push(key);
+    }
+    const waiting = this.wanted.size - this.tracker.desiredSize;
+    if (ops.length === 0) return { writes: 0, failures: 0, waiting, errors: [] };
+    const results = await this.netlink.apply(ops);
+    const errors: string[] = [];
+    let failures = 0;
+    const stillStray: KernelRoute[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const res = results[i] ?? { ok: false, error: 'no result' };
+      const key = keys[i];
+      if (!res.ok) {
+        failures++;
+        const msg = `${op.op} ${op.route.dst}${op.route.dev ? ` dev ${op.route.dev}` : ''}: ${res.error ?? 'failed'}`;
+        if (errors.length < MAX_LOGGED_ERRORS) errors.push(msg);
+        if (key === undefined && op.op === 'delete') stillStray.push(op.route);
+        continue;
+      }
+      if (key === undefined) continue;
+      if (op.op === 'replace') this.tracker.setActual(key, op.route);
+      else this.tracker.deleteActual(key);
+    }
+    this.strays = stillStray;
+    if (failures > 0) this.log.warn({ failures, examples: errors }, 'some route writes failed; will retry');
+    return { writes: ops.length - failures, failures, waiting, errors };
+  }
+}
