@@ -239,6 +239,13 @@ export interface UpdateMessage {
   treatAsWithdraw?: boolean;
   /** Everything RFC 7606 made the decoder do, for logs and metrics. */
   diagnostics?: UpdateDiagnostic[];
+  /**
+   * Set by the decoder when the UPDATE carries path attributes other than MP_REACH/MP_UNREACH and
+   * was not treated as withdrawn: the raw bytes of those attributes (latin1) behind a short prefix
+   * for the session facts that change their meaning. Equal keys mean equal `attrs`, so the RIB can
+   * intern attribute sets by it without comparing objects.
+   */
+  attrsKey?: string;
 }
 
 export type BgpMessage =
@@ -260,6 +267,12 @@ export interface CodecOptions {
   addPathSend?: ReadonlySet<AfiSafiKey>;
   /** The session is iBGP (changes RFC 7606 handling of LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST). */
   ibgp: boolean;
+  /**
+   * Optional per-session decode cache keyed by `UpdateMessage.attrsKey`. With it, UPDATEs whose
+   * attribute bytes were seen before skip attribute decoding and return the *same* PathAttributes
+   * object, which callers must therefore treat as immutable. The decoder bounds its size.
+   */
+  attrCache?: Map<string, PathAttributes>;
 }
 
 export const DEFAULT_CODEC_OPTIONS: CodecOptions = { fourOctetAs: false, extendedMessages: false, ibgp: false };
