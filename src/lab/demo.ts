@@ -1,0 +1,186 @@
+/**
+ * `tortie lab demo` (`sudo make demo`): a 3-node lab with etcd and a BIRD peer, two pods per
+ * node and an agent on every node; shows what is there, then tears it all down, also on Ctrl-C
+ * or a failed step. The demo is a list of steps so later work (cross-node ping, BGP status) adds
+ * a step instead of editing a script.
+ */
+import { agentStart, labDown, labUp, podAdd, labStatus } from './lab.js';
+import { AGENT_HEALTH_PORT } from './agent.js';
+import { birdcArgv } from './bird.js';
+import { etcdctlArgv } from './etcd.js';
+import { run } from './exec.js';
+import { labNetnsPrefix } from './names.js';
+import { netnsList, runIn } from './netns.js';
+import type { LabState } from './state.js';
+import { RESOURCE_PREFIX } from '../datastore/keys.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface DemoContext {
+  name: string;
+  lab?: LabState;
+  /** Leave the lab up afterwards: then it has no owner and only `down` removes it. */
+  keep: boolean;
+  out: (line: string) => void;
+}
+
+export interface DemoStep {
+  title: string;
+  /** A failed step is reported; `required` steps also end the demo (later steps depend on them). */
+  required?: boolean;
+  run(ctx: DemoContext): Promise<void>;
+}
+
+const NODES = 3;
+const PODS_PER_NODE = 2;
+/** How long the demo waits for each agent's /readiness; matches Calico's 30 s BGP grace. */
+const READY_WAIT_MS = 30_000;
+
+function lab(ctx: DemoContext): LabState {
+  if (!ctx.lab) throw new Error('the lab is not up');
+  return ctx.lab;
+}
+
+function indent(text: string): string {
+  return text.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
+}
+
+async function httpCode(netns: string, path: string): Promise<string> {
+  const r = await runIn(netns, ['curl', '-s', '-o', '/dev/null', '-m', '2', '-w', '%{http_code}', `http://127.0.0.1:${AGENT_HEALTH_PORT}${path}`], {
+    allowFailure: true,
+    timeoutMs: 5000,
+  });
+  return r.stdout.trim() === '000' || r.stdout.trim() === '' ? 'no answer' : r.stdout.trim();
+}
+
+export const demoSteps: DemoStep[] = [
+  {
+    title: `Bring up a ${NODES}-node lab with etcd and a BIRD peer`,
+    required: true,
+    async run(ctx) {
+      ctx.lab = await labUp({ name: ctx.name, nodes: NODES, birdPeer: true, ownerPid: ctx.keep ? 0 : process.pid });
+      ctx.out(`fabric 198.18.0.0/24, etcd ${ctx.lab.etcd!.endpoint}, BIRD ${ctx.lab.bird!.ip} (AS ${ctx.lab.bird!.asNumber}, route reflector)`);
+    },
+  },
+  {
+    title: `Add ${PODS_PER_NODE} pods per node (Calico CNI + IPAM)`,
+    required: true,
+    async run(ctx) {
+      let k = 0;
+      for (const n of lab(ctx).nodes) {
+        for (let i = 0; i < PODS_PER_NODE; i++) {
+          const p = await podAdd(ctx.name, n.name, `web-${++k}`, { labels: { app: 'web' } });
+          ctx.out(`${p.namespace}/${p.name} on ${p.node}: ${p.ip} (block ${p.block}, ${p.iface})`);
+        }
+      }
+    },
+  },
+  {
+    title: 'Start tortie agent on every node',
+    async run(ctx) {
+      let failed = 0;
+      for (const n of lab(ctx).nodes) {
+        try {
+          const a = await agentStart(ctx.name, n.name);
+          ctx.out(`${n.name}: pid ${a.pid}, log ${a.logFile}`);
+        } catch (e) {
+          failed++;
+          // The first line says why; the full log tail is in the agent's log file.
+          ctx.out(`${n.name}: ${errorMessage(e).split('\n').slice(0, 2).join(' ')}`);
+        }
+      }
+      if (failed) throw new Error(`${failed} of ${lab(ctx).nodes.length} agents did not start`);
+    },
+  },
+  {
+    title: 'Namespaces',
+    async run(ctx) {
+      ctx.out(netnsList().filter((n) => n.startsWith(labNetnsPrefix(ctx.name))).join('\n'));
+    },
+  },
+  {
+    title: `Agent health (curl inside each node namespace, port ${AGENT_HEALTH_PORT})`,
+    async run(ctx) {
+      const deadline = Date.now() + READY_WAIT_MS;
+      let bad = 0;
+      for (const st of labStatus(ctx.name).nodes) {
+        const n = lab(ctx).nodes.find((x) => x.name === st.name)!;
+        if (!st.agentRunning) {
+          bad++;
+          ctx.out(`${n.name} (${n.ip}): no agent running`);
+          continue;
+        }
+        let ready = await httpCode(n.netns, '/readiness');
+        while (ready !== '200' && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 500));
+          ready = await httpCode(n.netns, '/readiness');
+        }
+        const live = await httpCode(n.netns, '/liveness');
+        if (live !== '200' || ready !== '200') bad++;
+        ctx.out(`${n.name} (${n.ip}): /liveness ${live}, /readiness ${ready}`);
+      }
+      if (bad) throw new Error(`${bad} node(s) not live and ready`);
+    },
+  },
+  {
+    title: 'Pods',
+    async run(ctx) {
+      for (const p of labStatus(ctx.name).pods) ctx.out(`${`${p.namespace}/${p.name}`.padEnd(16)} ${p.node.padEnd(8)} ${p.ip.padEnd(12)} ${p.iface}`);
+    },
+  },
+  {
+    title: 'WorkloadEndpoints in etcd (etcdctl from inside node-1)',
+    async run(ctx) {
+      const s = lab(ctx);
+      const r = await runIn(s.nodes[0]!.netns, etcdctlArgv(s.etcd!.endpoint, 'get', '--prefix', '--keys-only', `${RESOURCE_PREFIX}workloadendpoints/`));
+      ctx.out(r.stdout.split('\n').filter(Boolean).join('\n'));
+    },
+  },
+  {
+    title: 'BIRD peer: birdc show protocols',
+    async run(ctx) {
+      const r = await run(birdcArgv(lab(ctx).bird!.controlSocket, 'show', 'protocols'));
+      ctx.out(r.stdout);
+    },
+  },
+];
+
+/** Runs the demo; resolves with the exit code (0 when every step passed). */
+export async function runDemo(o: { name?: string; keep?: boolean; out?: (s: string) => void } = {}): Promise<number> {
+  const write = o.out ?? ((s: string) => process.stdout.write(s + '\n'));
+  const ctx: DemoContext = { name: o.name ?? 'demo', keep: !!o.keep, out: (l) => write(indent(l)) };
+  let failures = 0;
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    write('\ninterrupted: tearing the lab down...');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    let i = 0;
+    for (const step of demoSteps) {
+      if (interrupted) break;
+      write(`\n== ${++i}. ${step.title} ==`);
+      try {
+        await step.run(ctx);
+      } catch (e) {
+        failures++;
+        ctx.out(`FAILED: ${errorMessage(e)}`);
+        if (step.required) break;
+      }
+    }
+  } finally {
+    if (o.keep && !interrupted) {
+      write(`\nlab ${ctx.name} left up; remove it with: sudo tortie lab down ${ctx.name}`);
+    } else {
+      write(`\n== Tear down ==`);
+      await labDown(ctx.name).then(
+        () => ctx.out(`lab ${ctx.name} removed`),
+        (e: unknown) => ctx.out(`teardown FAILED: ${errorMessage(e)}`),
+      );
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return failures === 0 && !interrupted ? 0 : 1;
+}
