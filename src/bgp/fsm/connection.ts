@@ -6,9 +6,37 @@
  * buffer to the caller and a later 'tcp-drain', which is how the speaker applies backpressure.
  */
 import net from 'node:net';
-import { Framer, decode, encode, isBgpDecodeError, DEFAULT_CODEC_OPTIONS, type BgpMessage, type CodecOptions } from '../wire/index.js';
+import {
+  Framer,
+  decode,
+  isBgpDecodeError,
+  encodeOpen,
+  encodeKeepalive,
+  encodeNotification,
+  encodeRouteRefresh,
+  encodeUpdate,
+  DEFAULT_CODEC_OPTIONS,
+  MessageType,
+  type BgpMessage,
+  type CodecOptions,
+} from '../wire/index.js';
 import type { FsmConnection, FsmInput, NotificationInfo } from './types.js';
-import { MessageType } from '../wire/types.js';
+
+/** One message to bytes with the session's negotiated options. */
+export function encodeMessage(msg: BgpMessage, opts: CodecOptions): Uint8Array {
+  switch (msg.type) {
+    case MessageType.Open:
+      return encodeOpen(msg);
+    case MessageType.Keepalive:
+      return encodeKeepalive();
+    case MessageType.Notification:
+      return encodeNotification(msg, opts);
+    case MessageType.RouteRefresh:
+      return encodeRouteRefresh(msg);
+    case MessageType.Update:
+      return encodeUpdate(msg, opts);
+  }
+}
 
 /**
  * Messages decoded per event-loop turn before yielding. At ~2 µs per small UPDATE this keeps one
@@ -112,7 +140,7 @@ export class TcpConnection implements FsmConnection {
 
   send(msg: BgpMessage): boolean {
     if (this.closed || this.socket.destroyed) return false;
-    return this.socket.write(encode(msg, this.opts));
+    return this.socket.write(encodeMessage(msg, this.opts));
   }
 
   /** Writes already-encoded messages (UPDATE batches from the encoder). */
@@ -127,7 +155,7 @@ export class TcpConnection implements FsmConnection {
     this.backlog = [];
     const s = this.socket;
     if (notification && this.connected && !s.destroyed) {
-      s.end(encode({ type: MessageType.Notification, ...notification }, this.opts));
+      s.end(encodeMessage({ type: MessageType.Notification, ...notification }, this.opts));
       const t = setTimeout(() => s.destroy(), CLOSE_FLUSH_MS);
       t.unref();
       s.once('close', () => clearTimeout(t));

@@ -14,12 +14,17 @@ import type { Clock, TimerHandle } from '../fsm/clock.js';
 import { realClock } from '../fsm/clock.js';
 import { FsmState, type DownInfo, type FsmConnection, type NegotiatedSession } from '../fsm/types.js';
 import { describeNotification } from '../fsm/notification-text.js';
-import { encode } from '../wire/index.js';
+import { packUpdates, packWithdrawals, encodeEndOfRib, type CodecOptions } from '../wire/index.js';
 import { afiSafiKey, type AfiSafiKey, type UpdateMessage, type RouteRefreshMessage } from '../wire/types.js';
 import type { Rib, PeerConfig as RibPeerConfig } from '../rib/index.js';
 import type { BgpMetrics } from '../metrics.js';
 import type { SpeakerPeerConfig } from '../config.js';
-import { encodeAnnounce, encodeWithdraw, endOfRibMessage } from './update-batch.js';
+import type { AnnounceGroup } from '../rib/index.js';
+
+function encodeAnnounce(g: AnnounceGroup, codec: CodecOptions): Uint8Array[] {
+  const nh = g.attrs.nextHop;
+  return packUpdates(g.attrs, g.prefixes, codec, { afi: g.afi, safi: g.safi, ...(nh ? { nextHops: [nh] } : {}) });
+}
 
 /** Prefixes pulled from the RIB per batch: bounds the time one peer's export holds the event loop. */
 const EXPORT_BATCH_PREFIXES = 2_000;
@@ -391,7 +396,7 @@ export class Peer {
     this.log.info({ family: fam }, 'route refresh requested: re-sending our Adj-RIB-Out');
     let sent = 0;
     for (const g of this.ctx.rib.dumpAdjRibOut(this.id, r.afi)) {
-      for (const bytes of encodeAnnounce(g, s.codec, encode)) {
+      for (const bytes of encodeAnnounce(g, s.codec)) {
         conn.sendBytes(bytes);
         sent++;
       }
@@ -409,13 +414,13 @@ export class Peer {
     let sent = 0;
     conn.socket.cork();
     for (const w of delta.withdraw) {
-      for (const bytes of encodeWithdraw(w, s.codec, encode)) {
+      for (const bytes of packWithdrawals(w.prefixes, s.codec, { afi: w.afi, safi: w.safi })) {
         ok = conn.sendBytes(bytes) && ok;
         sent++;
       }
     }
     for (const g of delta.announce) {
-      for (const bytes of encodeAnnounce(g, s.codec, encode)) {
+      for (const bytes of encodeAnnounce(g, s.codec)) {
         ok = conn.sendBytes(bytes) && ok;
         sent++;
       }
@@ -424,7 +429,7 @@ export class Peer {
       // RFC 4724 §4.1: End-of-RIB after the initial advertisement, once per family.
       for (const fam of this.sessionFamilies) {
         const [afi, safi] = fam.split('/').map(Number);
-        ok = conn.send(endOfRibMessage(afi!, safi!)) && ok;
+        ok = conn.sendBytes(encodeEndOfRib(afi!, safi!, s.codec)) && ok;
         sent++;
       }
       this.endOfRibSent = true;
