@@ -83,6 +83,12 @@ export interface WatchSink {
    */
   onConnected?(): void;
   onEvents(events: readonly BackendEvent[]): void;
+  /**
+   * Optional: the server guarantees every event up to `revision` has been delivered (etcd progress
+   * notification, Kubernetes bookmark). Lets the syncer resume from there instead of an older
+   * revision that compaction may have removed.
+   */
+  onProgress?(revision: string): void;
   onError(err: DatastoreError): void;
 }
 

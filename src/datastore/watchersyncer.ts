@@ -154,6 +154,11 @@ class ScopeWatcher {
         }
         this.syncer.deliver(updates);
       },
+      onProgress: (rev) => {
+        if (gen !== this.generation) return;
+        establish();
+        this.revision = maxRevision(this.revision!, rev);
+      },
       onError: (err) => {
         if (gen !== this.generation) return;
         clearTimeout(createTimer);
