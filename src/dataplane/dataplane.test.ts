@@ -1,0 +1,361 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { Dataplane, RETRY_BACKOFF_INITIAL_MS } from './dataplane.js';
+import { FakeKernel } from './fake-kernel.js';
+import type { Clock, TimerHandle } from './clock.js';
+import type { DesiredRoute, RemoteVtep, VxlanDeviceSpec } from './types.js';
+
+/** Manually advanced clock (Felix mocktime). */
+class ManualClock implements Clock {
+  t = 1_000_000;
+  private timers: { at: number; fn: () => void; live: boolean }[] = [];
+  now(): number {
+    return this.t;
+  }
+  after(ms: number, fn: () => void): TimerHandle {
+    const timer = { at: this.t + ms, fn, live: true };
+    this.timers.push(timer);
+    return { cancel: () => (timer.live = false) };
+  }
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      const due = this.timers.filter((x) => x.live && x.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      due.live = false;
+      this.t = due.at;
+      due.fn();
+      await settle();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
+
+const VXLAN: VxlanDeviceSpec = { vni: 4096, port: 4789, parent: 'eth0', local: '198.18.0.1', mac: '66:00:00:00:00:01', mtu: 1450, address: '10.65.0.1/32' };
+const VTEP: RemoteVtep = { node: 'node-b', tunnelIp: '10.65.1.1', mac: '66:00:00:00:00:02', hostIp: '198.18.0.2' };
+const WL: DesiredRoute = { class: 'workload', dst: '10.65.0.5/32', dev: 'cali1234' };
+const BLOCK: DesiredRoute = { class: 'local-block', dst: '10.65.0.0/26', type: 'blackhole' };
+const REMOTE: DesiredRoute = { class: 'vxlan', dst: '10.65.1.0/26', gateway: '10.65.1.1', dev: 'vxlan.calico', onlink: true };
+
+function setup(): { k: FakeKernel; dp: Dataplane; reg: Registry; clock: ManualClock } {
+  const k = new FakeKernel();
+  k.addLink('lo');
+  k.addLink('eth0', { addresses: ['198.18.0.1/24'] });
+  const reg = new Registry();
+  const clock = new ManualClock();
+  const dp = new Dataplane({ kernel: k, registry: reg, clock });
+  return { k, dp, reg, clock };
+}
+
+function wantAll(dp: Dataplane): void {
+  dp.setVxlanDevice(VXLAN);
+  dp.setVtep(VTEP);
+  dp.setRoute(WL);
+  dp.setRoute(BLOCK);
+  dp.setRoute(REMOTE);
+}
+
+async function metric(reg: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const m = (await reg.getMetricsAsJSON()).find((x) => x.name === name);
+  const v = (m?.values as { value: number; labels: Record<string, string | number>; metricName?: string }[] | undefined)?.find(
+    (x) => Object.entries(labels).every(([k, val]) => String(x.labels[k]) === val) && (x.metricName === undefined || x.metricName === name),
+  );
+  return v?.value;
+}
+
+test('nothing is written before the datastore is in sync', async () => {
+  const { k, dp } = setup();
+  wantAll(dp);
+  dp.start();
+  const r = await dp.applyNow();
+  assert.equal(r.ok, false);
+  assert.deepEqual(k.writes, []);
+  assert.equal(dp.status().ready, false);
+  await dp.stop();
+});
+
+test('full apply programs devices, VTEP, sysctls and routes with the right protocols', async () => {
+  const { k, dp, reg } = setup();
+  k.addLink('cali1234');
+  wantAll(dp);
+  dp.setDatastoreInSync(true);
+  const r = await dp.applyNow();
+  assert.equal(r.ok, true, r.errors.join('\n'));
+  const vx = k.linkTable.get('vxlan.calico')!;
+  assert.deepEqual([vx.kind, vx.vxlan?.vni, vx.vxlan?.port, vx.vxlan?.parent, vx.mtu, vx.mac, vx.adminUp], ['vxlan', 4096, 4789, 'eth0', 1450, '66:00:00:00:00:01', true]);
+  assert.deepEqual(vx.addresses, ['10.65.0.1/32']);
+  assert.equal(k.neighTable.get('vxlan.calico|10.65.1.1')?.mac, '66:00:00:00:00:02');
+  assert.equal(k.fdbTable.get('vxlan.calico|66:00:00:00:00:02')?.dst, '198.18.0.2');
+  const byDst = new Map(k.routeList().map((x) => [x.dst, x]));
+  assert.deepEqual([byDst.get('10.65.0.5/32')?.protocol, byDst.get('10.65.0.5/32')?.scope], [3, 253]);
+  assert.deepEqual([byDst.get('10.65.0.0/26')?.type, byDst.get('10.65.0.0/26')?.protocol], ['blackhole', 80]);
+  assert.deepEqual([byDst.get('10.65.1.0/26')?.gateway, byDst.get('10.65.1.0/26')?.onlink, byDst.get('10.65.1.0/26')?.protocol], ['10.65.1.1', true, 80]);
+  assert.equal(k.sysctlTable.get('net/ipv4/conf/cali1234/proxy_arp'), '1');
+  assert.equal(k.sysctlTable.get('net/ipv4/neigh/cali1234/proxy_delay'), '0');
+  assert.equal(k.sysctlTable.get('net/ipv4/ip_forward'), '1');
+  assert.equal(k.sysctlTable.get('net/ipv4/conf/eth0/proxy_arp'), '0', 'non-workload interfaces are left alone');
+  assert.equal(dp.status().ready, true);
+  assert.equal(dp.status().inSync, true);
+  assert.equal(await metric(reg, 'tortie_routes_programmed', { class: 'workload' }), 1);
+  assert.equal(await metric(reg, 'tortie_routes_programmed', { class: 'vxlan' }), 1);
+  // A second pass with nothing changed writes nothing.
+  const before = k.writes.length;
+  await dp.applyNow();
+  assert.equal(k.writes.length, before);
+});
+
+test('VTEP neighbour and FDB are written before the route through them; removal runs in reverse', async () => {
+  const { k, dp } = setup();
+  wantAll(dp);
+  dp.setDatastoreInSync(true);
+  await dp.applyNow();
+  const idx = (s: string): number => k.writes.findIndex((w) => w.startsWith(s));
+  assert.ok(idx('link add-vxlan vxlan.calico') < idx('neigh replace 10.65.1.1'));
+  assert.ok(idx('neigh replace 10.65.1.1') < idx('route replace 10.65.1.0/26'));
+  assert.ok(idx('fdb replace') < idx('route replace 10.65.1.0/26'));
+  k.writes.length = 0;
+  dp.deleteRoute(REMOTE.dst);
+  dp.deleteVtep('node-b');
+  dp.setVxlanDevice(undefined);
+  await dp.applyNow();
+  assert.ok(idx('route delete 10.65.1.0/26') >= 0);
+  assert.ok(idx('route delete 10.65.1.0/26') < idx('neigh delete 10.65.1.1'));
+  assert.ok(idx('neigh delete 10.65.1.1') < idx('link delete vxlan.calico'));
+  assert.equal(k.linkTable.has('vxlan.calico'), false);
+});
+
+test('startup over matching kernel state makes zero writes', async () => {
+  const first = setup();
+  first.k.addLink('cali1234');
+  wantAll(first.dp);
+  first.dp.setDatastoreInSync(true);
+  await first.dp.applyNow();
+  // "Restart": a new driver over the same kernel, same desired state.
+  const k = first.k;
+  k.writes.length = 0;
+  const dp2 = new Dataplane({ kernel: k, registry: new Registry(), clock: first.clock });
+  wantAll(dp2);
+  dp2.setDatastoreInSync(true);
+  const r = await dp2.applyNow();
+  assert.equal(r.ok, true);
+  assert.deepEqual(k.writes, []);
+  assert.equal(dp2.status().inSync, true);
+});
+
+test('startup removes our stale routes but never foreign ones', async () => {
+  const { k, dp } = setup();
+  k.addLink('cali1234');
+  const base = { table: 254, onlink: false, metric: 0 };
+  k.routeTable.set('254|10.65.9.0/26|0', { ...base, dst: '10.65.9.0/26', type: 'blackhole', scope: 0, protocol: 80 }); // ours, stale
+  k.routeTable.set('254|10.65.0.9/32|0', { ...base, dst: '10.65.0.9/32', type: 'unicast', dev: 'cali1234', scope: 253, protocol: 3 }); // ours (boot on cali*), stale
+  k.routeTable.set('254|10.99.0.0/24|0', { ...base, dst: '10.99.0.0/24', type: 'unicast', dev: 'eth0', scope: 253, protocol: 3 }); // boot on eth0: foreign
+  k.routeTable.set('254|10.98.0.0/24|0', { ...base, dst: '10.98.0.0/24', type: 'unicast', gateway: '198.18.0.9', dev: 'eth0', scope: 0, protocol: 12 }); // BIRD's
+  k.routeTable.set('100|10.65.8.0/26|0', { ...base, table: 100, dst: '10.65.8.0/26', type: 'blackhole', scope: 0, protocol: 80 }); // other table
+  dp.setRoute(WL);
+  dp.setDatastoreInSync(true);
+  await dp.applyNow();
+  const dsts = k.routeList().map((r) => `${r.table}:${r.dst}`).sort();
+  assert.deepEqual(dsts, ['100:10.65.8.0/26', '254:10.65.0.5/32', '254:10.98.0.0/24', '254:10.99.0.0/24']);
+});
+
+test('a route whose interface appears late is programmed when it appears, with its sysctls', async () => {
+  const { k, dp } = setup();
+  dp.setRoute(WL);
+  dp.setDatastoreInSync(true);
+  const r1 = await dp.applyNow();
+  assert.equal(r1.ok, true, 'waiting for an interface is not a failure');
+  assert.equal(r1.waiting, 1);
+  assert.equal(k.writes.filter((w) => w.startsWith('route')).length, 0);
+  k.addLink('cali1234');
+  await dp.applyNow();
+  assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
+  assert.equal(k.sysctlTable.get('net/ipv4/conf/cali1234/proxy_arp'), '1');
+});
+
+test('routes to an interface that goes down are removed and restored when it comes up', async () => {
+  const { k, dp } = setup();
+  k.addLink('cali1234');
+  dp.setRoute(WL);
+  dp.setDatastoreInSync(true);
+  await dp.applyNow();
+  assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
+  // Carrier loss keeps the kernel route (linkdown); we remove it.
+  k.linkTable.get('cali1234')!.lowerUp = false;
+  await dp.applyNow();
+  assert.equal(k.routeTable.has('254|10.65.0.5/32|0'), false);
+  k.linkTable.get('cali1234')!.lowerUp = true;
+  await dp.applyNow();
+  assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
+  // Interface deleted and re-created (new ifindex): the kernel dropped the route; we re-add it.
+  k.removeLink('cali1234');
+  k.addLink('cali1234');
+  await dp.applyNow();
+  assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
+});
+
+test('drift is repaired on refresh and counted', async () => {
+  const { k, dp, reg, clock } = setup();
+  k.addLink('cali1234');
+  wantAll(dp);
+  dp.start();
+  dp.setDatastoreInSync(true);
+  await clock.advance(0);
+  assert.equal(dp.status().inSync, true);
+  k.routeTable.delete('254|10.65.0.5/32|0');
+  k.fdbTable.clear();
+  k.sysctlTable.set('net/ipv4/conf/cali1234/proxy_arp', '0');
+  // The periodic refresh (90 s default) reads everything back and repairs it.
+  await clock.advance(90_000);
+  assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
+  assert.equal(k.fdbTable.get('vxlan.calico|66:00:00:00:00:02')?.dst, '198.18.0.2');
+  assert.equal(k.sysctlTable.get('net/ipv4/conf/cali1234/proxy_arp'), '1');
+  assert.equal(await metric(reg, 'tortie_dataplane_repairs_total', { kind: 'route' }), 1);
+  assert.equal(await metric(reg, 'tortie_dataplane_repairs_total', { kind: 'fdb' }), 1);
+  assert.equal(await metric(reg, 'tortie_dataplane_repairs_total', { kind: 'sysctl' }), 1);
+  await dp.stop();
+});
+
+test('a monitor event triggers a route read-back without waiting for the refresh', async () => {
+  const { k, dp, clock } = setup();
+  k.addLink('cali1234');
+  dp.setRoute(WL);
+  dp.start();
+  dp.setDatastoreInSync(true);
+  await clock.advance(0);
+  k.routeTable.delete('254|10.65.0.5/32|0');
+  dp.onKernelEvent({ kind: 'route-deleted', line: 'Deleted 10.65.0.5 dev cali1234 scope link' });
+  await clock.advance(200);
+  assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
+  await dp.stop();
+});
+
+test('a failed write is retried with exponential backoff and counted', async () => {
+  const { k, dp, reg, clock } = setup();
+  k.addLink('cali1234');
+  dp.setRoute(WL);
+  k.failRouteOnce.set('10.65.0.5/32', 'RTNETLINK answers: Resource temporarily unavailable');
+  k.rejectNext = 0;
+  dp.start();
+  dp.setDatastoreInSync(true);
+  await clock.advance(0);
+  assert.equal(dp.status().consecutiveFailures, 1);
+  assert.equal(dp.status().ready, false, 'not ready until an apply succeeds');
+  assert.equal(await metric(reg, 'felix_int_dataplane_failures'), 1);
+  assert.equal(k.routeTable.has('254|10.65.0.5/32|0'), false);
+  await clock.advance(RETRY_BACKOFF_INITIAL_MS - 1);
+  assert.equal(k.routeTable.has('254|10.65.0.5/32|0'), false, 'no retry before the backoff');
+  await clock.advance(1);
+  assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
+  assert.equal(dp.status().consecutiveFailures, 0);
+  assert.equal(dp.status().ready, true);
+  await dp.stop();
+});
+
+test('a failing ip binary (whole batch) backs off doubling, then recovers', async () => {
+  const { k, dp, clock } = setup();
+  k.addLink('cali1234');
+  dp.setRoute(WL);
+  k.rejectNext = 3;
+  dp.start();
+  dp.setDatastoreInSync(true);
+  await clock.advance(0);
+  assert.equal(dp.status().consecutiveFailures, 1);
+  await clock.advance(RETRY_BACKOFF_INITIAL_MS);
+  assert.equal(dp.status().consecutiveFailures, 2);
+  await clock.advance(RETRY_BACKOFF_INITIAL_MS * 2 - 1);
+  assert.equal(dp.status().consecutiveFailures, 2, 'second retry waits twice as long');
+  await clock.advance(1);
+  assert.equal(dp.status().consecutiveFailures, 3);
+  await clock.advance(RETRY_BACKOFF_INITIAL_MS * 4);
+  assert.equal(dp.status().consecutiveFailures, 0);
+  assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
+  await dp.stop();
+});
+
+test('IPIP unavailable: reported once, not a failure, VXLAN keeps working, probed again on refresh', async () => {
+  const { k, dp, reg, clock } = setup();
+  k.ipipUnsupported = true;
+  wantAll(dp);
+  dp.setIpipDevice({ mtu: 1480, address: '10.65.0.1/32' });
+  dp.setRoute({ class: 'ipip', dst: '10.66.1.0/26', gateway: '198.18.0.2', dev: 'tunl0', onlink: true });
+  dp.start();
+  dp.setDatastoreInSync(true);
+  await clock.advance(0);
+  const s = dp.status();
+  assert.equal(s.ipipAvailable, false);
+  assert.match(s.ipipUnavailableReason ?? '', /Unknown device type/);
+  assert.equal(s.consecutiveFailures, 0);
+  assert.equal(s.ready, true);
+  assert.equal(await metric(reg, 'tortie_ipip_available'), 0);
+  assert.equal(await metric(reg, 'felix_int_dataplane_failures'), 0);
+  assert.ok(k.routeTable.has('254|10.65.1.0/26|0'), 'VXLAN route programmed');
+  assert.equal(k.routeTable.has('254|10.66.1.0/26|0'), false, 'IPIP route waits for tunl0');
+  // No retry storm: later passes do not try to create tunl0 again...
+  k.writes.length = 0;
+  dp.setRoute({ class: 'workload', dst: '10.65.0.77/32', dev: 'eth0' });
+  await clock.advance(1000);
+  assert.equal(k.writes.filter((w) => w.includes('add-ipip')).length, 0);
+  // ...until the refresh, which probes again; the module "appeared" in the meantime.
+  k.ipipUnsupported = false;
+  await clock.advance(90_000);
+  assert.equal(dp.status().ipipAvailable, true);
+  assert.equal(await metric(reg, 'tortie_ipip_available'), 1);
+  assert.ok(k.routeTable.has('254|10.66.1.0/26|0'), 'IPIP route programmed once tunl0 exists');
+  assert.deepEqual(k.linkTable.get('tunl0')?.addresses, ['10.65.0.1/32']);
+  await dp.stop();
+});
+
+test('changing a VXLAN parameter the kernel cannot change in place re-creates the device', async () => {
+  const { k, dp } = setup();
+  wantAll(dp);
+  dp.setDatastoreInSync(true);
+  await dp.applyNow();
+  const oldIndex = k.linkTable.get('vxlan.calico')!.index;
+  dp.setVxlanDevice({ ...VXLAN, vni: 4097 });
+  await dp.applyNow();
+  const vx = k.linkTable.get('vxlan.calico')!;
+  assert.notEqual(vx.index, oldIndex);
+  assert.equal(vx.vxlan?.vni, 4097);
+  // Its neighbour, FDB entry and routes are rebuilt in the same pass.
+  assert.ok(k.neighTable.has('vxlan.calico|10.65.1.1'));
+  assert.ok(k.fdbTable.has('vxlan.calico|66:00:00:00:00:02'));
+  assert.ok(k.routeTable.has('254|10.65.1.0/26|0'));
+  // MTU changes in place.
+  dp.setVxlanDevice({ ...VXLAN, vni: 4097, mtu: 1400 });
+  await dp.applyNow();
+  assert.equal(k.linkTable.get('vxlan.calico')!.index, vx.index);
+  assert.equal(k.linkTable.get('vxlan.calico')!.mtu, 1400);
+});
+
+test('a metric change deletes the old route instead of leaving two', async () => {
+  const { k, dp } = setup();
+  dp.setRoute({ class: 'bgp', dst: '10.70.0.0/24', gateway: '198.18.0.7', dev: 'eth0', metric: 10 });
+  dp.setDatastoreInSync(true);
+  await dp.applyNow();
+  dp.setRoute({ class: 'bgp', dst: '10.70.0.0/24', gateway: '198.18.0.7', dev: 'eth0', metric: 20 });
+  await dp.applyNow();
+  const r = k.routeList().filter((x) => x.dst === '10.70.0.0/24');
+  assert.deepEqual(r.map((x) => [x.metric, x.protocol]), [[20, 81]]);
+});
+
+test('replaceAllRoutes drops routes no longer wanted', async () => {
+  const { k, dp } = setup();
+  k.addLink('cali1234');
+  dp.replaceAllRoutes([WL, BLOCK]);
+  dp.setDatastoreInSync(true);
+  await dp.applyNow();
+  dp.replaceAllRoutes([BLOCK]);
+  await dp.applyNow();
+  assert.deepEqual(k.routeList().map((r) => r.dst), ['10.65.0.0/26']);
+});
+
+test('a route in a table we do not own is refused with a clear error', () => {
+  const { dp } = setup();
+  assert.throws(() => dp.setRoute({ ...BLOCK, table: 100 }), /table 100 is not owned/);
+});
