@@ -7,6 +7,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsList } from '../../src/lab/netns.js';
+import { isRunning, run } from '../../src/lab/exec.js';
+import type { LabState } from '../../src/lab/state.js';
+import { tortieCommand } from '../helpers/tortie-cmd.js';
 
 export function requireRoot(): void {
   if (process.getuid?.() !== 0) {
@@ -29,4 +32,28 @@ export function labName(tag: string): string {
 export function assertNoNamespaces(prefix: string): void {
   const left = netnsList().filter((n) => n.startsWith(prefix));
   assert.deepEqual(left, [], `namespaces left behind: ${left.join(' ')}`);
+}
+
+/** Asserts none of the lab's recorded daemons (etcd, BIRD, agents) still run. */
+export function assertNoProcesses(pids: readonly (number | undefined)[]): void {
+  const alive = pids.filter((p): p is number => !!p && isRunning(p));
+  assert.deepEqual(alive, [], `processes left behind: ${alive.join(' ')}`);
+}
+
+/** Every pid a lab state records. */
+export function labPids(s: LabState): number[] {
+  return [s.etcd?.pid, s.bird?.pid, ...s.nodes.map((n) => n.agent?.pid)].filter((p): p is number => !!p);
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the tortie CLI (compiled or via tsx, see tortie-cmd.ts), optionally as another user. */
+export function tortie(args: string[], o: { asNobody?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  const base = tortieCommand();
+  const argv = o.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...base, ...args] : [...base, ...args];
+  return run(argv, { allowFailure: true, env: { ...process.env, ...o.env }, timeoutMs: o.timeoutMs ?? 120_000 });
 }
