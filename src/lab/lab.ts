@@ -18,7 +18,7 @@ import { etcdHealth, startEtcd } from './etcd.js';
 import { isRunning, processStartTime, stopProcess, waitFor } from './exec.js';
 import { parseCidr, poolBlocks } from './ipam.js';
 import {
-  BIRD_IP, ETCD_IP, FABRIC_PREFIX_LEN, FABRIC_SUBNETS, MAX_NODES, NETNS_PREFIX, labNetnsPrefix, labOfNetns, netnsName, nodeIp,
+  BIRD_IP, bridgeIp, ETCD_IP, FABRIC_PREFIX_LEN, FABRIC_SUBNETS, MAX_NODES, NETNS_PREFIX, labNetnsPrefix, labOfNetns, netnsName, nodeIp,
   nodeName, nodeSubnet, routerIp, validateLabName,
 } from './names.js';
 import { netnsDelete, netnsExists, netnsList, netnsPids } from './netns.js';
@@ -27,7 +27,7 @@ import {
   allStateFiles, indexedStateFile, labDir, loadLab, ownerAlive, readStateFile, removeLabFiles, saveLab, stateFile, withLabLock,
   workDirOf, type LabState, type PodState, type AgentState,
 } from './state.js';
-import { addSubnetRoute, attachToFabric, buildFabric, enableForwarding, makeNetns } from './topology.js';
+import { addDefaultRoute, attachToFabric, buildFabric, enableForwarding, makeNetns } from './topology.js';
 
 export interface BirdPeerOptions {
   asNumber?: number;
@@ -156,8 +156,12 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
         }
         await enableForwarding(rtr);
       }
+      // Like a real host, every member has a default route: to the router in two-subnet labs,
+      // else to the bridge address (the fabric namespace does not forward, so it goes no
+      // further). Calico depends on one: proxy ARP answers the pods' 169.254.1.1 gateway only
+      // when the node has a route to that address.
       const otherSubnetRoute = async (ns: string, subnet: number) => {
-        if (subnets === 2) await addSubnetRoute(ns, FABRIC_SUBNETS[1 - subnet]!, routerIp(subnet));
+        await addDefaultRoute(ns, subnets === 2 ? routerIp(subnet) : bridgeIp(0));
       };
       for (let i = 1; i <= o.nodes; i++) {
         const name = nodeName(i);

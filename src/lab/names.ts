@@ -8,7 +8,8 @@
  *   etcd 198.18.0.2, BIRD peer 198.18.0.3, node-i 198.18.0.(10+i)
  * Two subnets (CrossSubnet tests): a second bridge br1 198.18.1.1/24 in the fabric namespace and
  * a router namespace with legs 198.18.0.254 and 198.18.1.254; the second half of the nodes sit in
- * 198.18.1.0/24, and every node has a route to the other subnet via its subnet's router address.
+ * 198.18.1.0/24, and every member has its default route via its subnet's router address
+ * (in one-subnet labs via the bridge address 198.18.0.1).
  */
 import { createHash } from 'node:crypto';
 import { UserError } from '../util/errors.js';

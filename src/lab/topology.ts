@@ -54,7 +54,7 @@ export async function enableForwarding(ns: string): Promise<void> {
   await sysctlIn(ns, 'net.ipv4.ip_forward', '1');
 }
 
-/** Route from a member to the other fabric subnet through the router (two-subnet labs). */
-export async function addSubnetRoute(ns: string, otherSubnetCidr: string, via: string): Promise<void> {
-  await ipIn(ns, 'route', 'add', otherSubnetCidr, 'via', via, 'dev', UPLINK_IFACE);
+/** A member's default route, via its subnet's gateway on the fabric. */
+export async function addDefaultRoute(ns: string, via: string): Promise<void> {
+  await ipIn(ns, 'route', 'add', 'default', 'via', via, 'dev', UPLINK_IFACE);
 }
