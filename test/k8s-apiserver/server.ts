@@ -113,6 +113,8 @@ export class TestApiServer {
   readonly requests: RequestRecord[] = [];
   /** Milliseconds to wait before answering any request. */
   delayMs = 0;
+  /** Called for every request before it is served (tests use it to act between list pages). */
+  onRequest?: (r: RequestRecord) => void;
 
   private server!: http.Server;
   private readonly watches = new Set<ActiveWatch>();
@@ -310,7 +312,9 @@ export class TestApiServer {
     const url = new URL(req.url ?? '/', 'http://x');
     const q = url.searchParams;
     const isWatch = q.get('watch') === '1' || q.get('watch') === 'true';
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(q), watch: isWatch });
+    const record: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(q), watch: isWatch };
+    this.requests.push(record);
+    this.onRequest?.(record);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
 
     const segs = url.pathname.split('/').filter(Boolean);

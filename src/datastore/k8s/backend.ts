@@ -21,7 +21,6 @@
  *   instead; no event can lie between, because any would have been reported. This keeps a quiet
  *   scope from falling behind the compaction window and re-listing after every blip.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
 import { errorMessage } from '../../util/errors.js';
@@ -39,6 +38,7 @@ import {
 } from '../types.js';
 import { K8sApiError, KubeClient, watchErrorToApiError, type StreamHandle, type WatchEvent } from './client.js';
 import type { K8sObject } from './conversion/k8stypes.js';
+import type { KubeAuth } from './kubeconfig.js';
 import { collectionName, collectionPath, SOURCES, type ConvertContext, type Converted, type Source } from './resources.js';
 
 /** Items per list page; client-go's reflector uses the same (pager default 500). */
@@ -61,8 +61,8 @@ const QUICK_CLOSE_MS = 1_000;
 const QUICK_CLOSES_ALLOWED = 3;
 
 export interface K8sBackendOptions {
-  /** A KubeConfig (from the file in KUBECONFIG or in-cluster), or a ready KubeClient. */
-  kubeConfig?: KubeConfig;
+  /** Credentials (kubeconfig.ts loadKubeAuth), or a ready KubeClient. */
+  auth?: KubeAuth;
   client?: KubeClient;
   /** This node: Pods are watched with spec.nodeName=<node>. Without it, every pod (tools, tests). */
   nodeName?: string;
@@ -95,8 +95,8 @@ export class K8sBackend implements DatastoreBackend {
 
   constructor(private readonly opts: K8sBackendOptions) {
     if (opts.client) this.client = opts.client;
-    else if (opts.kubeConfig) this.client = new KubeClient(opts.kubeConfig);
-    else throw new Error('K8sBackend needs a kubeConfig or a client');
+    else if (opts.auth) this.client = new KubeClient(opts.auth);
+    else throw new Error('K8sBackend needs auth or a client');
     this.description = `kubernetes ${this.client.server}${opts.nodeName ? ` (node ${opts.nodeName})` : ''}`;
     this.log = (opts.logger ?? silentLogger).child({ component: 'k8s-backend' });
   }

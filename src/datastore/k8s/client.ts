@@ -1,9 +1,9 @@
 /**
  * HTTP plumbing to the Kubernetes API server: one request, one paged list, one watch stream.
  *
- * Authentication, TLS material and the server address come from @kubernetes/client-node's
- * KubeConfig (`applyToHTTPSOptions`, re-applied for every request so rotating tokens and exec
- * credentials keep working). The requests themselves are made here with node:http/https rather
+ * Authentication, TLS material and the server address come from a KubeAuth (kubeconfig.ts:
+ * @kubernetes/client-node's KubeConfig.applyToHTTPSOptions where the library loads), re-applied
+ * for every request so rotating tokens keep working. The requests themselves are made here with node:http/https rather
  * than through the library's Watch/ListWatch/informer, because the datastore needs control the
  * library does not give: a silence bound on a stream, every byte resetting it (bookmarks
  * included), ERROR events and HTTP 410 told apart from transport errors, and no hidden retry loop
@@ -12,7 +12,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { anonymousAuth, type KubeAuth } from './kubeconfig.js';
 
 /** A Kubernetes API error: the HTTP status (or a Status in an ERROR watch event) and its reason. */
 export class K8sApiError extends Error {
@@ -86,22 +86,13 @@ export function watchErrorToApiError(obj: Record<string, unknown>, what: string)
 export class KubeClient {
   readonly server: string;
 
-  constructor(private readonly kc: KubeConfig) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster?.server) throw new Error('kubeconfig has no current cluster with a server address');
-    this.server = cluster.server.replace(/\/+$/, '');
+  constructor(private readonly auth: KubeAuth) {
+    this.server = auth.server.replace(/\/+$/, '');
   }
 
   /** A client for a server with no authentication (the test API server, a local proxy). */
   static forServer(server: string): KubeClient {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server, skipTLSVerify: false }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-      currentContext: 'ctx',
-    });
-    return new KubeClient(kc);
+    return new KubeClient(anonymousAuth(server));
   }
 
   private async open(
@@ -114,7 +105,7 @@ export class KubeClient {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
     const opts: https.RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(opts);
+    await this.auth.apply(opts);
     const headers: Record<string, string> = { Accept: 'application/json', ...((opts.headers as Record<string, string>) ?? {}) };
     if (contentType) headers['Content-Type'] = contentType;
     if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
