@@ -52,6 +52,8 @@ export class Agent {
   readonly control: ControlServer;
   private readonly loaded: LoadedConfig;
   private readonly log: Logger;
+  /** Parent of every component's logger; children of `log` would carry `component` twice. */
+  private readonly rootLog: Logger;
   private readonly components: AgentComponent[];
   private readonly started: AgentComponent[] = [];
   private readonly abort = new AbortController();
@@ -71,6 +73,7 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.loaded = opts.config;
     this.config = opts.config.config;
+    this.rootLog = opts.logger;
     this.log = opts.logger.child({ component: 'agent' });
     this.components = opts.components;
     this.stopTimeoutMs = opts.componentStopTimeoutMs ?? COMPONENT_STOP_TIMEOUT_MS;
@@ -109,7 +112,7 @@ export class Agent {
           aggregator: this.health,
           host: this.config.healthHost,
           port: this.config.healthPort,
-          logger: this.log,
+          logger: this.rootLog,
         });
         await this.healthServer.listen();
       }
@@ -118,14 +121,15 @@ export class Agent {
           registry: this.registry,
           host: this.config.prometheusMetricsHost,
           port: this.config.prometheusMetricsPort,
-          logger: this.log,
+          logger: this.rootLog,
         });
         await this.metricsServer.listen();
       }
       for (const c of this.components) {
         if (this.abort.signal.aborted) break;
-        this.log.info({ name: c.name }, 'starting component');
-        await c.start(this.contextFor(c));
+        const ctx = this.contextFor(c);
+        ctx.logger.info('starting component');
+        await c.start(ctx);
         this.started.push(c);
       }
     } catch (e) {
@@ -172,10 +176,10 @@ export class Agent {
             timer = setTimeout(() => reject(new Error(`did not stop within ${this.stopTimeoutMs} ms`)), this.stopTimeoutMs);
           }),
         ]);
-        this.log.info({ name: c.name, ms: Date.now() - t0 }, 'component stopped');
+        this.rootLog.info({ component: c.name, ms: Date.now() - t0 }, 'component stopped');
       } catch (e) {
         // Keep going: one stuck component must not keep the others (and the sockets) open.
-        this.log.error({ name: c.name, err: e }, 'component did not stop cleanly');
+        this.rootLog.error({ component: c.name, err: e }, 'component did not stop cleanly');
       } finally {
         clearTimeout(timer);
       }
@@ -195,7 +199,7 @@ export class Agent {
   private contextFor(c: AgentComponent): AgentContext {
     return {
       config: this.config,
-      logger: this.log.child({ component: c.name }),
+      logger: this.rootLog.child({ component: c.name }),
       registry: this.registry,
       health: this.health,
       control: this.control,

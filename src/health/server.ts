@@ -42,6 +42,7 @@ export class HealthServer {
     }
     const head = req.method === 'HEAD';
     const s = this.opts.aggregator.summary();
+    this.log.debug({ path, live: s.live, ready: s.ready }, 'health probe');
     const components = s.components;
     switch (path) {
       case '/liveness':
