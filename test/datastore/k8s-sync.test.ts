@@ -82,3 +82,191 @@ test('after InSync, changes arrive as deltas; a pod becoming Succeeded removes i
     await h.close();
   }
 });
+
+const listCount = (s: TestApiServer) => s.requests.filter((r) => r.method === 'GET' && !r.watch && !r.query.continue).length;
+
+/** Updates after `mark`, as "type key" lines, sorted. */
+function since(h: { updates: Array<{ type: string; key: string }> }, mark: number): string[] {
+  return h.updates.slice(mark).map((u) => `${u.type} ${u.key}`).sort();
+}
+
+test('410 Gone as an ERROR event mid-stream: re-list, reconcile, only real differences reach consumers', async () => {
+  const h = await harness();
+  try {
+    await h.converge('initial snapshot');
+    const mark = h.updates.length;
+    const lists = listCount(h.server);
+    h.server.compact();
+    assert.ok(h.server.breakWatchesWithGone() > 0);
+    h.server.remove('pods', 'default', 'web-2');
+    h.server.create('pods', pod('web-4', NODE, { ip: '10.65.1.5' }));
+    await h.converge('after 410 mid-stream');
+    assert.ok(listCount(h.server) > lists, 're-listed');
+    assert.deepEqual(since(h, mark), [`add ${wepKey('web-4')}`, `delete ${wepKey('web-2')}`]);
+    assert.ok(h.statuses.includes('ResyncInProgress'));
+    assert.equal(h.statuses.at(-1), 'InSync');
+  } finally {
+    await h.close();
+  }
+});
+
+for (const asHttp of [false, true]) {
+  test(`resuming from a compacted revision (${asHttp ? 'HTTP 410' : '200 + ERROR 410 event'}): re-list, same final state`, async () => {
+    // No bookmarks (interval longer than the test), so quiet scopes stay at their list revision.
+    const server = await TestApiServer.start({ bookmarkIntervalMs: 600_000, tooOldWatchAsHttpStatus: asHttp });
+    const { seed } = await import('./k8s-helpers.js');
+    seed(server);
+    const h = await harness({ server });
+    try {
+      await h.converge('initial snapshot');
+      const mark = h.updates.length;
+      const lists = listCount(server);
+      server.create('pods', pod('web-5', NODE, { ip: '10.65.1.6' }));
+      await waitFor(() => h.model.has(wepKey('web-5')), 'web-5');
+      server.create('ippools.crd.projectcalico.org', { metadata: { name: 'pool-b' }, spec: { cidr: '10.66.0.0/16' } });
+      server.compact();
+      server.dropWatches();
+      server.remove('pods', 'default', 'web-1');
+      await h.converge('after compaction');
+      assert.ok(listCount(server) > lists, 're-listed');
+      assert.deepEqual(since(h, mark), ['add IPPool/pool-b', `add ${wepKey('web-5')}`, `delete ${wepKey('web-1')}`]);
+    } finally {
+      await h.close();
+      await server.stop();
+    }
+  });
+}
+
+test('a stream closed abruptly: resume from the last resourceVersion, no re-list, nothing lost', async () => {
+  const h = await harness();
+  try {
+    await h.converge('initial snapshot');
+    const lists = listCount(h.server);
+    const mark = h.updates.length;
+    assert.ok(h.server.dropWatches() > 0);
+    h.server.patch('pods', 'default', 'web-1', { metadata: { labels: { app: 'web-1', v: '2' } } });
+    h.server.create('namespaces', { metadata: { name: 'extra' } });
+    await h.converge('after abrupt close');
+    assert.equal(listCount(h.server), lists, 'no re-list');
+    assert.deepEqual(since(h, mark), ['add Profile/kns.extra', `update ${wepKey('web-1')}`]);
+  } finally {
+    await h.close();
+  }
+});
+
+test('lists that fail (500, 503) are retried until they succeed, during start-up and during a re-list', async () => {
+  const h = await harness({ start: false });
+  try {
+    h.server.failNextLists(3, 500);
+    h.syncer.start();
+    await h.converge('initial snapshot despite failing lists');
+    h.server.failNextLists(4, 503);
+    h.server.compact();
+    h.server.breakWatchesWithGone();
+    h.server.create('pods', pod('web-6', NODE, { ip: '10.65.1.8' }));
+    await h.converge('re-list despite failing lists');
+  } finally {
+    await h.close();
+  }
+});
+
+test('bookmarks: a reconnect resumes from the bookmark revision, so compaction of older history costs no re-list', async () => {
+  const server = await TestApiServer.start({ bookmarkIntervalMs: 100 });
+  const { seed } = await import('./k8s-helpers.js');
+  seed(server);
+  const h = await harness({ server });
+  try {
+    await h.converge('initial snapshot');
+    // Move the revision on with changes no felix scope sees, then let bookmarks carry every
+    // watch past them.
+    for (let i = 0; i < 5; i++) server.create('configmaps', { metadata: { name: `cm-${i}`, namespace: 'default' } });
+    const target = server.revision;
+    await new Promise((r) => setTimeout(r, 400));
+    const lists = listCount(server);
+    const poolWatches = () => server.requests.filter((r) => r.watch && r.path === '/apis/crd.projectcalico.org/v1/ippools');
+    const before = poolWatches().length;
+    server.compact(target);
+    server.dropWatches();
+    server.create('pods', pod('web-7', NODE, { ip: '10.65.1.10' }));
+    await waitFor(() => poolWatches().length > before && server.activeWatches() >= h.scopes.length, 'every watch reopened');
+    await h.converge('after reconnect');
+    assert.equal(listCount(server), lists, 'no re-list: watches resumed at or after the compaction point');
+    const resumed = poolWatches().at(-1)!;
+    assert.ok(Number(resumed.query.resourceVersion) >= target, `ippools resumed from ${resumed.query.resourceVersion}, bookmark was at ${target}`);
+  } finally {
+    await h.close();
+    await server.stop();
+  }
+});
+
+test('an expired continue token restarts the paged list; the result is complete and consistent', async () => {
+  const h = await harness({ start: false, backend: { pageSize: 2 } });
+  try {
+    let compactions = 0;
+    h.server.onRequest = (r) => {
+      if (r.path === '/api/v1/pods' && !r.watch && r.query.continue && compactions === 0) {
+        compactions++;
+        h.server.create('pods', pod('web-8', NODE, { ip: '10.65.1.11' }));
+        h.server.compact();
+      }
+    };
+    h.syncer.start();
+    await h.converge('snapshot through a 410 on continue');
+    assert.equal(compactions, 1);
+    const podLists = h.server.requests.filter((r) => r.path === '/api/v1/pods' && !r.watch && !r.query.continue);
+    assert.ok(podLists.length >= 2, 'the pod list started over');
+    assert.ok(h.model.has(wepKey('web-8')));
+    // The Profile scope's second collection is read at the first one's revision.
+    const sa = h.server.requests.find((r) => r.path === '/api/v1/serviceaccounts' && !r.watch)!;
+    assert.equal(sa.query.resourceVersionMatch, 'Exact');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a stream that goes silent is declared dead and replaced; changes made meanwhile arrive', async () => {
+  const h = await harness({ backend: { watchSilenceMs: 1_000 } });
+  try {
+    await h.converge('initial snapshot');
+    assert.ok(h.server.stallWatches('pods') > 0);
+    h.server.create('pods', pod('web-9', NODE, { ip: '10.65.1.12' }));
+    await h.converge('after a silent stream');
+    assert.ok(h.model.has(wepKey('web-9')));
+  } finally {
+    await h.close();
+  }
+});
+
+test('watches the server ends normally (timeoutSeconds) are reopened quietly, without errors or re-lists', async () => {
+  const h = await harness({ backend: { watchTimeoutSeconds: { min: 2, max: 2 } } });
+  try {
+    await h.converge('initial snapshot');
+    const lists = listCount(h.server);
+    const watches = h.server.requests.filter((r) => r.watch).length;
+    await new Promise((r) => setTimeout(r, 2_500));
+    h.server.create('pods', pod('web-10', NODE, { ip: '10.65.1.13' }));
+    await h.converge('after timeouts');
+    assert.ok(h.server.requests.filter((r) => r.watch).length >= watches * 2, 'every watch was reopened');
+    assert.equal(listCount(h.server), lists);
+    assert.equal(h.syncer.health().lostSince, undefined);
+    assert.deepEqual(h.statuses.filter((s) => s !== 'InSync').length, 2, 'never left InSync');
+  } finally {
+    await h.close();
+  }
+});
+
+test('BGP syncer: only this node\'s BlockAffinities (filtered client-side)', async () => {
+  const h = await harness({ scopes: bgpScopes(NODE), name: 'bgp' });
+  try {
+    await h.converge('bgp snapshot');
+    const affinities = () => [...h.model.keys()].filter((k) => k.startsWith('BlockAffinity/')).sort();
+    assert.deepEqual(affinities(), [`BlockAffinity/${NODE}-10-65-1-0-26`]);
+    h.server.create('blockaffinities.crd.projectcalico.org', { metadata: { name: 'node-2-10-65-3-0-26' }, spec: { node: 'node-2', cidr: '10.65.3.0/26', state: 'confirmed' } });
+    h.server.create('blockaffinities.crd.projectcalico.org', { metadata: { name: `${NODE}-10-65-4-0-26` }, spec: { node: NODE, cidr: '10.65.4.0/26', state: 'confirmed' } });
+    await h.converge('bgp after changes');
+    assert.deepEqual(affinities(), [`BlockAffinity/${NODE}-10-65-1-0-26`, `BlockAffinity/${NODE}-10-65-4-0-26`]);
+    assert.ok(!h.updates.some((u) => u.key.includes('node-2-10-65')));
+  } finally {
+    await h.close();
+  }
+});
