@@ -5,6 +5,7 @@
  */
 import { SETTINGS, SETTING_KEYS, flagName, type Setting, type SettingGroup } from './schema.js';
 import { PRECEDENCE } from './load.js';
+import { HEALTH_PATHS } from '../health/server.js';
 
 const GROUP_TITLES: Record<SettingGroup, string> = {
   node: 'Node',
@@ -67,8 +68,28 @@ export function renderConfigurationDoc(): string {
   for (const [group, rows] of groups) {
     lines.push(`## ${GROUP_TITLES[group]}`, '', '| Variable | Flag | Default | Meaning | Also settable by |', '|---|---|---|---|---|', ...rows, '');
   }
+  lines.push(...ENDPOINTS);
   return lines.join('\n');
 }
+
+/** What the settings above switch on, so an operator knows what to probe and scrape. */
+const ENDPOINTS = [
+  '## What the agent serves',
+  '',
+  `- **Health** (when \`FELIX_HEALTHENABLED\`): ${HEALTH_PATHS.map((p) => `\`${p}\``).join(', ')} on`,
+  '  `FELIX_HEALTHHOST:FELIX_HEALTHPORT`. 200 when good, 503 when not; the JSON body names every',
+  '  component, whether it is live and ready, and why. Readiness is false until every component that',
+  '  reports readiness says ready; with no such component it is false, never assumed.',
+  '- **Metrics** (when `FELIX_PROMETHEUSMETRICSENABLED`): `/metrics` on',
+  '  `FELIX_PROMETHEUSMETRICSHOST:FELIX_PROMETHEUSMETRICSPORT`, Prometheus text format, including',
+  '  the Node.js process metrics (`process_cpu_seconds_total`, ...).',
+  '- **Control socket** (always): `TORTIE_CONTROL_SOCKET`, mode 0600, newline-delimited JSON:',
+  '  request `{"id":1,"method":"agent.health","params":{}}`, answer `{"id":1,"result":...}` or',
+  '  `{"id":1,"error":{"code":"E_...","message":"..."}}`. `methods` lists what the running agent',
+  '  offers; the agent itself offers `agent.health`, `agent.config` (effective settings with their',
+  '  source, secrets redacted) and `agent.info`.',
+  '',
+];
 
 const LAYER_TEXT: Record<(typeof PRECEDENCE)[number], string> = {
   flag: 'command-line flags;',
