@@ -160,6 +160,11 @@ export function mergeAs4Path(asPath: readonly AsPathSegment[], as4Path: readonly
   let keep = n2 - n4;
   const out: AsPathSegment[] = [];
   for (const seg of asPath) {
+    // Confederation segments count for nothing and never appear in AS4_PATH: keep those before the cut.
+    if (seg.type === AsPathSegmentType.ConfedSequence || seg.type === AsPathSegmentType.ConfedSet) {
+      out.push({ type: seg.type, asns: seg.asns.slice() });
+      continue;
+    }
     if (keep <= 0) break;
     if (seg.type === AsPathSegmentType.AsSequence) {
       const take = Math.min(keep, seg.asns.length);
@@ -167,7 +172,7 @@ export function mergeAs4Path(asPath: readonly AsPathSegment[], as4Path: readonly
       keep -= take;
     } else {
       out.push({ type: seg.type, asns: seg.asns.slice() });
-      if (seg.type === AsPathSegmentType.AsSet) keep -= 1;
+      keep -= 1;
     }
   }
   for (const seg of as4Path) {

@@ -88,3 +88,11 @@ test('framer: unknown type', () => {
     (e: unknown) => e instanceof BgpDecodeError && e.notifCode === 1 && e.notifSubcode === 3 && toHex(e.data) === '09',
   );
 });
+
+test('framer: feed delivers the messages before a bad header, then throws', () => {
+  const f = new Framer();
+  const got: string[] = [];
+  const bad = Uint8Array.from([...STREAM.subarray(0, 19 + 29), ...hex(`${MARKER} 0013 07`)]);
+  assert.throws(() => f.feed(bad, (m) => got.push(toHex(m))), BgpDecodeError);
+  assert.deepEqual(got, EXPECTED.slice(0, 2));
+});

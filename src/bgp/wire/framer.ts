@@ -42,30 +42,40 @@ export class Framer {
 
   /**
    * Feeds one chunk; returns the complete messages it finished, each including its header.
-   * Throws BgpDecodeError on a header error.
+   * Throws BgpDecodeError on a header error; messages of this chunk before the bad header are then
+   * lost — use `feed` when they matter (e.g. a NOTIFICATION followed by garbage).
    */
   push(chunk: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    this.feed(chunk, (m) => out.push(m));
+    return out;
+  }
+
+  /**
+   * Feeds one chunk, handing each complete message to `onMessage` in order, then throws
+   * BgpDecodeError if a header error follows them.
+   */
+  feed(chunk: Uint8Array, onMessage: (message: Uint8Array) => void): void {
     if (this.failed) throw this.failed;
     try {
-      return this.pushInner(chunk);
+      this.feedInner(chunk, onMessage);
     } catch (e) {
       if (e instanceof BgpDecodeError) this.failed = e;
       throw e;
     }
   }
 
-  private pushInner(chunk: Uint8Array): Uint8Array[] {
-    const out: Uint8Array[] = [];
+  private feedInner(chunk: Uint8Array, onMessage: (message: Uint8Array) => void): void {
     let pos = 0;
     const end = chunk.length;
     if (this.pendingLen > 0) {
-      pos = this.fillPending(chunk, out);
-      if (this.pendingLen > 0) return out;
+      pos = this.fillPending(chunk, onMessage);
+      if (this.pendingLen > 0) return;
     }
     while (end - pos >= HEADER_LENGTH) {
       const len = checkHeader(chunk, pos, this.extended);
       if (end - pos < len) break;
-      out.push(chunk.subarray(pos, pos + len));
+      onMessage(chunk.subarray(pos, pos + len));
       pos += len;
     }
     if (pos < end) {
@@ -75,11 +85,10 @@ export class Framer {
       this.pendingTotal = 0;
       if (this.pendingLen >= HEADER_LENGTH) this.pendingTotal = checkHeader(buf, 0, this.extended);
     }
-    return out;
   }
 
   /** Completes the pending message from the front of `chunk`; returns how much of it was used. */
-  private fillPending(chunk: Uint8Array, out: Uint8Array[]): number {
+  private fillPending(chunk: Uint8Array, onMessage: (message: Uint8Array) => void): number {
     const buf = this.assemblyBuffer();
     let pos = 0;
     if (this.pendingTotal === 0) {
@@ -95,9 +104,10 @@ export class Framer {
     this.pendingLen += take;
     pos += take;
     if (this.pendingLen === this.pendingTotal) {
-      out.push(buf.slice(0, this.pendingTotal));
+      const total = this.pendingTotal;
       this.pendingLen = 0;
       this.pendingTotal = 0;
+      onMessage(buf.slice(0, total));
     }
     return pos;
   }
