@@ -304,21 +304,33 @@ export class K8sBackend implements DatastoreBackend {
       ctx.warn(`${what}: unknown event type ${JSON.stringify(ev.type)} ignored`);
       return [];
     }
-    const c = this.convert(source, obj, ctx);
-    if (c.type === 'skip') return [];
-    const kind = ctx.scope.kind;
-    if (ev.type === 'DELETED') {
-      const key = c.type === 'item' ? c.item.key : c.key;
-      return [{ type: 'delete', key, kind, revision: rv }];
-    }
-    if (c.type === 'absent') return [{ type: 'delete', key: c.key, kind, revision: rv }];
-    return [{ type: 'put', item: c.item }];
+    return wireEventToBackendEvents(ev.type, obj, source, ctx);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const h of [...this.open]) h.close();
   }
+}
+
+/**
+ * One ADDED/MODIFIED/DELETED object → what the syncer must hear. Pure, so replay tests can drive
+ * it directly. A DELETED object, or one that no longer converts to a visible value (a finished
+ * pod, a pod that became host-networked, an affinity of another node), is a delete of its key;
+ * the syncer ignores deletes of keys it never emitted.
+ */
+export function wireEventToBackendEvents(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: K8sObject, source: Source, ctx: ConvertContext): BackendEvent[] {
+  if (!obj || typeof obj !== 'object' || !obj.metadata || typeof obj.metadata.name !== 'string') {
+    ctx.warn(`${collectionName(source.api)}: ${type} object without metadata.name ignored`);
+    return [];
+  }
+  const rv = obj.metadata.resourceVersion ?? '0';
+  const c = source.convert(obj, ctx);
+  if (c.type === 'skip') return [];
+  const kind = ctx.scope.kind;
+  if (type === 'DELETED') return [{ type: 'delete', key: c.type === 'item' ? c.item.key : c.key, kind, revision: rv }];
+  if (c.type === 'absent') return [{ type: 'delete', key: c.key, kind, revision: rv }];
+  return [{ type: 'put', item: c.item }];
 }
 
 /** Maps any failure to the syncer's three cases. */
