@@ -33,6 +33,7 @@ import {
   type PathAttributes,
   type UpdateMessage,
 } from '../wire/types.js';
+import { isEndOfRib } from '../wire/update.js';
 import type { PolicyContext } from '../policy/types.js';
 import { canonicalPrefix } from '../policy/prefix.js';
 import { AttrStore, asPathCount, type AttrSet } from './attrs.js';
@@ -102,20 +103,6 @@ const SUPPORTED_FAMILIES: ReadonlySet<AfiSafiKey> = new Set<AfiSafiKey>(['1/1', 
 
 function familyIndexOf(key: AfiSafiKey): FamilyIndex | undefined {
   return key === '1/1' ? 0 : key === '2/1' ? 1 : undefined;
-}
-
-/**
- * RFC 4724 §2: End-of-RIB is an UPDATE with nothing in it (IPv4 unicast) or with only an empty
- * MP_UNREACH_NLRI (other families). A malformed UPDATE that looks like one is not one
- * (FRR CVE-2023-47235), hence the treat-as-withdraw and diagnostics checks.
- */
-export function endOfRibFamily(u: UpdateMessage): AfiSafiKey | undefined {
-  if (u.treatAsWithdraw || (u.diagnostics && u.diagnostics.length > 0)) return undefined;
-  if (u.withdrawn.length > 0 || u.nlri.length > 0 || u.mpReach) return undefined;
-  const attrCount = Object.values(u.attrs).filter((v) => v !== undefined).length;
-  if (attrCount > 0) return undefined;
-  if (!u.mpUnreach) return '1/1';
-  return u.mpUnreach.withdrawn.length === 0 ? afiSafiKey(u.mpUnreach.afi, u.mpUnreach.safi) : undefined;
 }
 
 export class Rib {
@@ -289,8 +276,9 @@ export class Rib {
     const session = peer.session;
     if (!session) throw new Error(`BGP RIB: UPDATE from peer ${peerId} that is not Established`);
     const result: UpdateResult = { announced: 0, withdrawn: 0, ignored: 0, swept: 0 };
-    const eor = endOfRibFamily(update);
-    if (eor !== undefined) {
+    const eorFamily = isEndOfRib(update);
+    if (eorFamily !== undefined) {
+      const eor = afiSafiKey(eorFamily.afi, eorFamily.safi);
       result.endOfRib = eor;
       const fam = familyIndexOf(eor);
       if (fam !== undefined) result.swept = this.sweep(peer, fam);
