@@ -240,7 +240,7 @@ export const SETTINGS = {
     type: boolType,
     // Felix defaults to false and calico-node manifests turn it on; tortie always wants its probes.
     default: true,
-    description: 'Serve `/liveness`, `/readiness` and `/health` over HTTP.',
+    description: 'Serve `/liveness`, `/readiness` and `/health` over HTTP. (Felix defaults to false and calico-node manifests set it; tortie defaults to true.)',
     group: 'health',
     felixField: 'healthEnabled',
   }),

@@ -24,7 +24,8 @@ export function tortieCommand(): string[] {
   if (RUNNING_FROM_DIST) {
     const main = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing; run 'make build' first`);
-    return [process.execPath, main];
+    // Source maps so an internal error's stack points at the TypeScript line.
+    return [process.execPath, '--enable-source-maps', main];
   }
   // Resolved to a file URL so the command works from any working directory (a bare `tsx` would
   // be looked up from the child's cwd).
