@@ -115,8 +115,13 @@ export const demoSteps: DemoStep[] = [
           ready = await httpCode(n.netns, '/readiness');
         }
         const live = await httpCode(n.netns, '/liveness');
-        if (live !== '200' || ready !== '200') bad++;
         ctx.out(`${n.name} (${n.ip}): /liveness ${live}, /readiness ${ready}`);
+        if (live !== '200' || ready !== '200') {
+          bad++;
+          // The agent's own explanation (which component is not ready yet).
+          const body = await runIn(n.netns, ['curl', '-s', '-m', '2', `http://127.0.0.1:${AGENT_HEALTH_PORT}/readiness`], { allowFailure: true, timeoutMs: 5000 });
+          if (body.stdout.trim()) ctx.out(`  ${body.stdout.trim().slice(0, 400)}`);
+        }
       }
       if (bad) throw new Error(`${bad} node(s) not live and ready`);
     },
