@@ -18,7 +18,7 @@
  */
 import { loadConfig } from '../config/load.js';
 import type { SettingKey } from '../config/schema.js';
-import { createLogger } from '../util/log.js';
+import { createLogger, type Logger } from '../util/log.js';
 import { Agent } from './agent.js';
 import { buildComponents } from './components.js';
 import { redactConfig } from '../config/load.js';
@@ -46,6 +46,22 @@ export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
 
   const agent = new Agent({ config: loaded, logger, components: buildComponents(loaded.config) });
 
+  const uninstall = installProcessHandlers(agent, logger);
+  try {
+    await agent.start();
+    const reason = await agent.shutdownRequested;
+    await agent.stop(reason);
+    return 0;
+  } finally {
+    uninstall();
+  }
+}
+
+/**
+ * Installs the signal and last-resort error handlers described in the module comment; returns a
+ * function that removes them. Exported so the policy is tested on a real process (run.test.ts).
+ */
+export function installProcessHandlers(agent: Agent, logger: Logger): () => void {
   const onRejection = (reason: unknown): void => agent.recordUnhandled('rejection', reason);
   const onException = (err: unknown): void => {
     logger.fatal({ err }, 'uncaught exception: exiting so the agent restarts clean (the dataplane is left as programmed)');
@@ -72,15 +88,10 @@ export async function runAgent(opts: RunAgentOptions = {}): Promise<number> {
   process.on('uncaughtException', onException);
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
-  try {
-    await agent.start();
-    const reason = await agent.shutdownRequested;
-    await agent.stop(reason);
-    return 0;
-  } finally {
+  return () => {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
     process.off('unhandledRejection', onRejection);
     process.off('uncaughtException', onException);
-  }
+  };
 }
