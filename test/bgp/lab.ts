@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, waitFor, pidExists } from '../../src/lab/exec.js';
+import { run, waitFor, pidExists, StopWaiting } from '../../src/lab/exec.js';
 import { netnsAdd, netnsDelete, netnsList } from '../../src/lab/netns.js';
 import { tortieCommand } from '../helpers/tortie-cmd.js';
 
@@ -111,15 +111,22 @@ export class BgpLab {
   }
 
   /** Starts BIRD (or bird6) with `conf`; returns a handle and a birdc runner. */
-  async bird(node: string, conf: string, v6 = false): Promise<Daemon & { birdc(cmd: string): Promise<string> }> {
+  async bird(node: string, conf: string, v6 = false, extraArgs: string[] = []): Promise<Daemon & { birdc(cmd: string): Promise<string> }> {
     const name = `${v6 ? 'bird6' : 'bird'}-${node}`;
     const cfg = join(this.dir, `${name}.conf`);
     const sock = join(this.dir, `${name}.ctl`);
     writeFileSync(cfg, conf);
-    const d = this.spawnIn(node, name, [v6 ? 'bird6' : 'bird', '-f', '-c', cfg, '-s', sock, '-P', join(this.dir, `${name}.pid`)]);
+    rmSync(sock, { force: true });
+    const d = this.spawnIn(node, name, [v6 ? 'bird6' : 'bird', '-f', '-c', cfg, '-s', sock, '-P', join(this.dir, `${name}.pid`), ...extraArgs]);
     const birdc = async (cmd: string): Promise<string> =>
       (await run([v6 ? 'birdc6' : 'birdc', '-s', sock, ...cmd.split(' ')], { timeoutMs: 5000 })).stdout;
-    await waitFor(() => existsSync(sock), { timeoutMs: 10_000, what: `${name} control socket (log: ${d.log})` });
+    await waitFor(
+      async () => {
+        if (d.child.exitCode !== null) throw new StopWaiting(`${name} exited: ${readFileSync(d.log, 'utf8')}`);
+        return (await birdc('show status')).includes('Daemon is up');
+      },
+      { timeoutMs: 10_000, what: `${name} control socket (log: ${d.log})` },
+    );
     return Object.assign(d, { birdc });
   }
 
