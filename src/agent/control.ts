@@ -39,6 +39,16 @@ export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** How long controlCall waits for an answer by default. Status queries read in-memory state, so seconds is generous. */
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
+/**
+ * A connection with no traffic for this long is closed. Callers send a request and read the answer
+ * within seconds; this only reaps clients that hung or forgot to close, without limiting a
+ * long-lived caller that keeps asking (a `--watch` style status).
+ */
+export const IDLE_TIMEOUT_MS = 5 * 60_000;
+
+/** Concurrent connections accepted; a handful of operators and tools, never hundreds. */
+export const MAX_CONNECTIONS = 64;
+
 /** How long a connection that sent an oversize request may linger to read its error before it is torn down. */
 const OVERSIZE_LINGER_MS = 1000;
 
@@ -111,6 +121,7 @@ export class ControlServer {
       throw new UserError(`cannot create the directory for control socket ${this.path}: ${errorMessage(e)}`);
     }
     const server = net.createServer((sock) => this.onConnection(sock));
+    server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException): void => {
         reject(
@@ -199,6 +210,7 @@ export class ControlServer {
     this.sockets.add(sock);
     sock.on('close', () => this.sockets.delete(sock));
     sock.on('error', (e) => this.log.debug({ err: e }, 'control connection error'));
+    sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     sock.on('data', (chunk: Buffer) => {
