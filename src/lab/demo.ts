@@ -52,6 +52,17 @@ async function httpCode(netns: string, path: string): Promise<string> {
   return r.stdout.trim() === '000' || r.stdout.trim() === '' ? 'no answer' : r.stdout.trim();
 }
 
+/** The "reason" of the agent's JSON readiness report, else the start of whatever it sent. */
+function readinessReason(body: string): string {
+  try {
+    const r = (JSON.parse(body) as { reason?: unknown }).reason;
+    if (typeof r === 'string') return r;
+  } catch {
+    /* not JSON */
+  }
+  return body.trim().slice(0, 300);
+}
+
 export const demoSteps: DemoStep[] = [
   {
     title: `Bring up a ${NODES}-node lab with etcd and a BIRD peer`,
@@ -120,7 +131,7 @@ export const demoSteps: DemoStep[] = [
           bad++;
           // The agent's own explanation (which component is not ready yet).
           const body = await runIn(n.netns, ['curl', '-s', '-m', '2', `http://127.0.0.1:${AGENT_HEALTH_PORT}/readiness`], { allowFailure: true, timeoutMs: 5000 });
-          if (body.stdout.trim()) ctx.out(`  ${body.stdout.trim().slice(0, 400)}`);
+          if (body.stdout.trim()) ctx.out(`  why: ${readinessReason(body.stdout)}`);
         }
       }
       if (bad) throw new Error(`${bad} node(s) not live and ready`);
