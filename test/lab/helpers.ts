@@ -3,7 +3,7 @@
  * root, never skip), a per-test lab directory, and the "nothing left behind" assertion.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsList } from '../../src/lab/netns.js';
@@ -21,6 +21,8 @@ export function requireRoot(): void {
 export function freshLabDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tt-lab-state-'));
   process.env.TORTIE_LAB_DIR = dir;
+  // Labs are torn down by the tests themselves; this removes the (then empty) directory.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
