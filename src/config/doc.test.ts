@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderConfigurationDoc } from './doc.js';
+import { README_TABLE_END, README_TABLE_START, renderConfigurationDoc, renderReadmeConfigTable } from './doc.js';
 
 /** The repository root: the nearest parent with package.json (works from src/ and from dist/src/). */
 function repoRoot(): string {
@@ -30,4 +30,16 @@ test('docs/configuration.md matches the settings schema', () => {
     expected,
     'docs/configuration.md is out of date; run `TORTIE_UPDATE_DOCS=1 node --import tsx --test src/config/doc.test.ts`',
   );
+});
+
+test("README.md's configuration table matches the settings schema", () => {
+  const path = join(repoRoot(), 'README.md');
+  const text = readFileSync(path, 'utf8');
+  const start = text.indexOf(README_TABLE_START);
+  const end = text.indexOf(README_TABLE_END);
+  assert.ok(start >= 0 && end > start, `README.md lacks the ${README_TABLE_START} ... ${README_TABLE_END} markers`);
+  const current = text.slice(start, end + README_TABLE_END.length);
+  const expected = renderReadmeConfigTable();
+  if (process.env.TORTIE_UPDATE_DOCS === '1') writeFileSync(path, text.replace(current, expected));
+  else assert.equal(current, expected, 'README.md configuration table is out of date; run `TORTIE_UPDATE_DOCS=1 node --import tsx --test src/config/doc.test.ts`');
 });
