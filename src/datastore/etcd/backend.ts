@@ -120,14 +120,20 @@ export class EtcdBackend implements DatastoreBackend {
     const startRevision = (BigInt(afterRevision) + 1n).toString();
     let done = false;
     let watcher: Watcher | undefined;
-    const finish = (err?: DatastoreError) => {
+    /**
+     * `serverCancelled`: etcd already cancelled this watch and the library has dropped it. Sending
+     * our own cancel for it then makes etcd answer for a watch id the library no longer knows, and
+     * etcd3 1.1.2 throws "Failed to find watcher for IWatchResponse" from inside the gRPC stream
+     * handler — an uncaught exception that kills the process (found by the compaction test).
+     */
+    const finish = (err?: DatastoreError, serverCancelled = false) => {
       if (done) return;
       done = true;
       if (watcher) {
-        // Detach from the shared watch stream so the library never resumes it on its own.
         watcher.removeAllListeners();
         watcher.on('error', () => {});
-        void watcher.cancel().catch(() => {});
+        // Detach from the shared watch stream so the library never resumes it on its own.
+        if (!serverCancelled) void watcher.cancel().catch(() => {});
       }
       if (err) sink.onError(err);
     };
@@ -161,7 +167,7 @@ export class EtcdBackend implements DatastoreBackend {
     // either way history from our revision is not coming, so anything but compaction is `gone`.
     watcher.on('error', (err: unknown) => {
       const e = classifyEtcdError(err, `watch ${scopeName(scope)} cancelled`);
-      finish(e.kind === 'compacted' ? e : new DatastoreError('gone', e.message, { cause: err }));
+      finish(e.kind === 'compacted' ? e : new DatastoreError('gone', e.message, { cause: err }), true);
     });
     return { close: () => finish() };
   }
