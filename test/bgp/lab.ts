@@ -134,7 +134,7 @@ export class BgpLab {
     const name = `gobgpd-${node}`;
     const cfg = join(this.dir, `${name}.toml`);
     writeFileSync(cfg, toml);
-    const d = this.spawnIn(node, name, ['gobgpd', '-f', cfg, '-l', 'info', '--disable-stdlog=false']);
+    const d = this.spawnIn(node, name, ['gobgpd', '-f', cfg, '-l', 'info']);
     const cli = async (args: string): Promise<string> =>
       (await run(['ip', 'netns', 'exec', this.ns(node), 'gobgp', ...args.split(' ')], { timeoutMs: 5000 })).stdout;
     await waitFor(async () => (await cli('global')).includes('AS'), { timeoutMs: 15_000, what: `${name} API (log: ${d.log})` });

@@ -396,7 +396,8 @@ export class Peer {
     this.log.info({ family: fam }, 'route refresh requested: re-sending our Adj-RIB-Out');
     let sent = 0;
     for (const g of this.ctx.rib.dumpAdjRibOut(this.id, r.afi)) {
-      for (const bytes of encodeAnnounce(g, s.codec)) {
+      if (!s.families.has(afiSafiKey(g.afi, g.safi))) continue;
+      for (const bytes of this.safeEncode(() => encodeAnnounce(g, s.codec), g.prefixes)) {
         conn.sendBytes(bytes);
         sent++;
       }
@@ -413,14 +414,19 @@ export class Peer {
     let ok = true;
     let sent = 0;
     conn.socket.cork();
+    // Only families negotiated on this session go out (a v4-only peer resets the session on an
+    // IPv6 UPDATE). An encoder error is a bug on our side: log it, skip the group, never crash.
+    const negotiated = (afi: number, safi: number): boolean => s.families.has(afiSafiKey(afi, safi));
     for (const w of delta.withdraw) {
-      for (const bytes of packWithdrawals(w.prefixes, s.codec, { afi: w.afi, safi: w.safi })) {
+      if (!negotiated(w.afi, w.safi)) continue;
+      for (const bytes of this.safeEncode(() => packWithdrawals(w.prefixes, s.codec, { afi: w.afi, safi: w.safi }), w.prefixes)) {
         ok = conn.sendBytes(bytes) && ok;
         sent++;
       }
     }
     for (const g of delta.announce) {
-      for (const bytes of encodeAnnounce(g, s.codec)) {
+      if (!negotiated(g.afi, g.safi)) continue;
+      for (const bytes of this.safeEncode(() => encodeAnnounce(g, s.codec), g.prefixes)) {
         ok = conn.sendBytes(bytes) && ok;
         sent++;
       }
@@ -443,6 +449,18 @@ export class Peer {
       return;
     }
     if (delta.more) this.scheduleExport();
+  }
+
+  private safeEncode(fn: () => Uint8Array[], prefixes: readonly string[]): Uint8Array[] {
+    try {
+      return fn();
+    } catch (e) {
+      this.log.error(
+        { err: e instanceof Error ? e.message : String(e), prefixes: prefixes.slice(0, 5), count: prefixes.length },
+        'cannot encode routes for this peer; they are not advertised (a bug: please report it with this log line)',
+      );
+      return [];
+    }
   }
 
   /** For the speaker: a FsmConnection is a TcpConnection in production. */
