@@ -358,3 +358,16 @@ test('GR capability: R bit when restarting, restart time, and the session record
   assert.equal(gr.restarting, true);
   assert.equal(gr.restartTime, 120);
 });
+
+test('an exception in an event listener resets only this session (Cease/8), the FSM keeps working', () => {
+  const t = setup();
+  t.fsm.on('update', () => {
+    throw new Error('boom');
+  });
+  const c = establish(t);
+  c.msg({ type: MessageType.Update, withdrawn: [], attrs: {}, nlri: [{ prefix: '10.0.0.0/24' }] });
+  assert.equal(t.fsm.state, FsmState.Idle);
+  assert.deepEqual([c.closedWith?.code, c.closedWith?.subcode], [6, 8]);
+  t.clock.advance(5_000);
+  assert.equal(t.fsm.state, FsmState.Connect, 'retries after the backoff');
+});

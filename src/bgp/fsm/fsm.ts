@@ -186,8 +186,30 @@ export class PeerFsm extends EventEmitter<FsmEvents> {
       if (this.st !== FsmState.Idle) this.go({ next: FsmState.Idle, reason: 'admin-stop' });
       return;
     }
-    const t = this.handlers[this.st](ev);
-    if (t) this.go(t);
+    try {
+      const t = this.handlers[this.st](ev);
+      if (t) this.go(t);
+    } catch (e) {
+      this.internalError(e);
+    }
+  }
+
+  /**
+   * A bug in a state function or an event listener (the speaker's RIB glue) must cost one session,
+   * not the process: log it with its stack, tell the peer (Cease / Out of Resources) and start over.
+   */
+  private internalError(e: unknown): void {
+    this.log.error({ err: e instanceof Error ? e.stack : String(e), state: this.st }, 'internal error while handling a BGP event; resetting the session');
+    this.lastError = 'Error: internal error';
+    this.lastDetail = `internal error: ${e instanceof Error ? e.message : String(e)}`;
+    if (this.conn && this.isOpenOrLater()) this.sendNotification({ code: NotifCode.Cease, subcode: CeaseSubcode.OutOfResources, data: new Uint8Array(0) });
+    if (this.st === FsmState.Idle) return;
+    try {
+      this.go({ next: FsmState.Idle, reason: 'fsm-error' });
+    } catch (e2) {
+      this.log.error({ err: e2 instanceof Error ? e2.stack : String(e2) }, 'internal error while resetting the session');
+      this.st = FsmState.Idle;
+    }
   }
 
   // ------------------------------------------------------------------ state functions
