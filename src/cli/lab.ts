@@ -180,6 +180,39 @@ export function register(program: Command): void {
       process.exitCode = spawnSync(c!, rest, { stdio: 'inherit', timeout: 30_000 }).status ?? 1;
     });
 
+  const etcd = cmd.command('etcd').description("stop or start the lab's etcd (datastore outage tests; data is kept)");
+  etcd
+    .command('stop')
+    .argument('<lab>')
+    .option('--kill', 'SIGKILL instead of SIGTERM')
+    .action(async (name: string, o: { kill?: boolean }) => {
+      const { etcdStop } = await lab();
+      process.stdout.write((await etcdStop(name, { kill: o.kill })) ? 'etcd stopped\n' : 'etcd was not running\n');
+    });
+  etcd
+    .command('start')
+    .argument('<lab>')
+    .action(async (name: string) => {
+      const { etcdStart } = await lab();
+      const e = await etcdStart(name);
+      process.stdout.write(`etcd running: pid ${e.pid}, ${e.endpoint}\n`);
+    });
+
+  cmd
+    .command('etcdctl')
+    .description("run etcdctl against the lab's etcd, e.g. tortie lab etcdctl demo -- get --prefix --keys-only /calico")
+    .argument('<lab>')
+    .argument('<args...>')
+    .action(async (name: string, args: string[]) => {
+      const { loadLab, requireRoot } = await lab();
+      requireRoot();
+      const s = loadLab(name);
+      if (!s.etcd) throw new UserError(`lab ${name} has no etcd`);
+      const { spawnSync } = await import('node:child_process');
+      // Over the unix socket: works from the root namespace without any route into the lab.
+      process.exitCode = spawnSync('etcdctl', [`--endpoints=${s.etcd.unixEndpoint}`, ...args], { stdio: 'inherit', timeout: 60_000 }).status ?? 1;
+    });
+
   cmd
     .command('demo')
     .description('3 nodes, etcd, a BIRD peer, 2 pods per node, agents; show it all, then tear down')

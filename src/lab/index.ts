@@ -3,7 +3,7 @@
  * an optional BIRD peer, for integration tests, benchmarks, the demo and `tortie lab`.
  */
 export {
-  labUp, labDown, sweepStale, sweepAll, withLab, podAdd, podDel, agentStart, agentStop, agentRestart, labExec, labStatus,
+  labUp, labDown, etcdStop, etcdStart, sweepStale, sweepAll, withLab, podAdd, podDel, agentStart, agentStop, agentRestart, labExec, labStatus,
   resolveTarget, requireRoot, loadLab,
   type LabUpOptions, type BirdPeerOptions, type LabDownResult, type LabStatus,
 } from './lab.js';

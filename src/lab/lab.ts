@@ -25,7 +25,7 @@ import { netnsDelete, netnsExists, netnsList, netnsPids } from './netns.js';
 import { addPod, deletePod, deletePodNetns, type PodAddOptions } from './pods.js';
 import {
   allStateFiles, indexedStateFile, labDir, loadLab, ownerAlive, readStateFile, removeLabFiles, saveLab, stateFile, withLabLock,
-  workDirOf, type LabState, type PodState, type AgentState,
+  workDirOf, type LabState, type PodState, type AgentState, type EtcdState,
 } from './state.js';
 import { addDefaultRoute, attachToFabric, buildFabric, enableForwarding, makeNetns } from './topology.js';
 
@@ -394,6 +394,34 @@ export function agentRestart(name: string, node: string, o: AgentStartOptions & 
   return mutate(name, async (s) => {
     await stopAgent(s, node, { kill: o.kill });
     return startAgent(s, node, o);
+  });
+}
+
+/**
+ * Stops the lab's etcd (SIGTERM, or SIGKILL with kill) for datastore-outage tests; its data
+ * stays. Resolves true if it was running.
+ */
+export function etcdStop(name: string, o: { kill?: boolean } = {}): Promise<boolean> {
+  return mutate(name, async (s) => {
+    if (!s.etcd) throw new UserError(`lab ${name} has no etcd`);
+    const was = isRunning(s.etcd.pid) && (s.etcd.startTime === undefined || processStartTime(s.etcd.pid) === s.etcd.startTime);
+    if (was) await stopProcess(s.etcd.pid, { signal: o.kill ? 'SIGKILL' : 'SIGTERM', graceMs: DOWN_GRACE_MS });
+    return was;
+  });
+}
+
+/** Starts the lab's etcd again on its data dir (after etcdStop), waiting until it is healthy. */
+export function etcdStart(name: string): Promise<EtcdState> {
+  return mutate(name, async (s) => {
+    const e = s.etcd;
+    if (!e) throw new UserError(`lab ${name} has no etcd`);
+    if (isRunning(e.pid) && (e.startTime === undefined || processStartTime(e.pid) === e.startTime)) {
+      throw new UserError(`etcd of lab ${name} is already running (pid ${e.pid})`);
+    }
+    const h = await startEtcd({ netns: e.netns, listenIp: e.ip, dataDir: e.dataDir, logFile: e.logFile });
+    e.pid = h.pid;
+    e.startTime = processStartTime(h.pid);
+    return e;
   });
 }
 

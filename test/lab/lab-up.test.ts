@@ -7,9 +7,9 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { labDown, labUp, loadLab, withEtcd, withLab } from '../../src/lab/index.js';
+import { etcdStart, etcdStop, labDown, labUp, loadLab, withEtcd, withLab } from '../../src/lab/index.js';
 import { etcdHealth } from '../../src/lab/etcd.js';
-import { run } from '../../src/lab/exec.js';
+import { isRunning, run } from '../../src/lab/exec.js';
 import { runIn } from '../../src/lab/netns.js';
 import { birdcArgv } from '../../src/lab/bird.js';
 import { assertNoNamespaces, assertNoProcesses, freshLabDir, labName, labPids, requireRoot } from './helpers.js';
@@ -103,4 +103,23 @@ test('nothing is created in the root namespace', async () => {
     const after = (await run(['ip', 'route', 'show', 'table', 'all'])).stdout;
     assert.doesNotMatch(after.replace(routes, ''), /198\.18\.|10\.65\./);
   });
+});
+
+test('etcd outage: etcdStop then etcdStart keeps the data; nodes reach it again', async () => {
+  const name = labName('outage');
+  await withLab({ name, nodes: 1 }, async (lab) => {
+    const oldPid = lab.etcd!.pid;
+    assert.equal(await etcdStop(name, { kill: true }), true);
+    assert.equal(isRunning(oldPid), false);
+    assert.notEqual((await etcdHealth(lab.nodes[0]!.netns, lab.etcd!.endpoint)).code, 0);
+    assert.equal(await etcdStop(name), false);
+    const e = await etcdStart(name);
+    assert.notEqual(e.pid, oldPid);
+    await assert.rejects(etcdStart(name), /already running/);
+    assert.equal((await etcdHealth(lab.nodes[0]!.netns, lab.etcd!.endpoint)).code, 0);
+    await withEtcd(loadLab(name), async (c) => {
+      assert.ok(await c.get('/calico/resources/v3/projectcalico.org/nodes/node-1').string());
+    });
+  });
+  assertNoNamespaces(`tl-${name}-`);
 });
