@@ -27,8 +27,10 @@
  *   `breakWatchesWithGone()` (ERROR 410 mid-stream), `dropWatches()` (socket destroyed without a
  *   clean end), `stallWatches()` (a stream that stays open and says nothing), `delayMs`.
  *
- * What it does NOT implement: authentication/authorization (every request is allowed), TLS,
- * admission, defaulting and validation (objects are stored as sent, CRD schemas are not checked),
+ * Optional: HTTPS with a given key/certificate, and a single bearer token (401 otherwise).
+ *
+ * What it does NOT implement: authorization (a request with the token may do anything), client
+ * certificates, admission, defaulting and validation (objects are stored as sent, CRD schemas are not checked),
  * protobuf, OpenAPI documents (404; kubectl needs `--validate=false` for apply), server-side
  * apply, JSON patch (RFC 6902), strategic-merge list semantics (lists are replaced), generation
  * and managedFields bookkeeping, finalizers/graceful deletion (DELETE removes at once), legacy
@@ -36,6 +38,7 @@
  * kubectl falls back to its own columns), aggregated discovery (kubectl falls back).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { URL } from 'node:url';
 import { StoreError, VersionedStore, type KubeObject, type StoreEvent } from './store.js';
@@ -60,6 +63,10 @@ export type TestApiServerOptions = {
   defaultWatchTimeoutSeconds?: number;
   /** Answer a watch from a compacted revision with HTTP 410 instead of 200 + ERROR event. */
   tooOldWatchAsHttpStatus?: boolean;
+  /** Serve HTTPS with this key and certificate (PEM) instead of plain HTTP. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Require `Authorization: Bearer <token>`; anything else gets 401 (no authorization beyond that). */
+  bearerToken?: string;
 };
 
 export type RequestRecord = { method: string; path: string; query: Record<string, string>; watch: boolean };
@@ -116,12 +123,12 @@ export class TestApiServer {
   /** Called for every request before it is served (tests use it to act between list pages). */
   onRequest?: (r: RequestRecord) => void;
 
-  private server!: http.Server;
+  private server!: http.Server | https.Server;
   private readonly watches = new Set<ActiveWatch>();
   private listFaults: Fault[] = [];
   private watchFaults: Fault[] = [];
   private bookmarkTimer?: NodeJS.Timeout;
-  private readonly opts: Required<TestApiServerOptions>;
+  private readonly opts: Required<Omit<TestApiServerOptions, 'tls' | 'bearerToken'>> & Pick<TestApiServerOptions, 'tls' | 'bearerToken'>;
   private portNumber = 0;
 
   private constructor(opts: TestApiServerOptions) {
@@ -129,17 +136,20 @@ export class TestApiServer {
       bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000,
       defaultWatchTimeoutSeconds: opts.defaultWatchTimeoutSeconds ?? 1800,
       tooOldWatchAsHttpStatus: opts.tooOldWatchAsHttpStatus ?? false,
+      tls: opts.tls,
+      bearerToken: opts.bearerToken,
     };
   }
 
   static async start(opts: TestApiServerOptions = {}): Promise<TestApiServer> {
     const s = new TestApiServer(opts);
-    s.server = http.createServer((req, res) => {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       void s.handle(req, res).catch((e: unknown) => {
         if (!res.headersSent) s.send(res, 500, status(500, 'InternalError', String(e)));
         else res.destroy();
       });
-    });
+    };
+    s.server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : http.createServer(handler);
     await new Promise<void>((resolve, reject) => {
       s.server.once('error', reject);
       s.server.listen(0, '127.0.0.1', () => resolve());
@@ -155,7 +165,7 @@ export class TestApiServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.portNumber}`;
+    return `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${this.portNumber}`;
   }
 
   async stop(): Promise<void> {
@@ -316,6 +326,9 @@ export class TestApiServer {
     this.requests.push(record);
     this.onRequest?.(record);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.opts.bearerToken !== undefined && req.headers.authorization !== `Bearer ${this.opts.bearerToken}`) {
+      return this.send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+    }
 
     const segs = url.pathname.split('/').filter(Boolean);
     const method = req.method ?? 'GET';
@@ -524,6 +537,7 @@ export class TestApiServer {
     }, timeoutSeconds * 1000);
     this.watches.add(w);
     req.on('close', () => w.close('end'));
+    res.on('close', () => w.close('end'));
     res.on('error', () => w.close('destroy'));
   }
 }

@@ -11,6 +11,7 @@
  * auth-provider plugins need the library (and so Node >= 22.19); the error says so.
  */
 import { readFileSync } from 'node:fs';
+import zlib from 'node:zlib';
 import type https from 'node:https';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -108,18 +109,20 @@ export function builtinAuth(kubeconfigPath?: string): KubeAuth {
   };
 }
 
+/** True when @kubernetes/client-node (through undici 8) can be imported on this Node. */
+export function clientNodeLoadable(): boolean {
+  return typeof (zlib as unknown as Record<string, unknown>).createZstdDecompress === 'function';
+}
+
 /**
  * Loads credentials the way calico-node does: the kubeconfig at `kubeconfigPath` (KUBECONFIG), or
  * the in-cluster service account. Uses @kubernetes/client-node when it can be imported.
  */
 export async function loadKubeAuth(kubeconfigPath?: string): Promise<KubeAuth> {
-  let lib: typeof import('@kubernetes/client-node') | undefined;
-  try {
-    lib = await import('@kubernetes/client-node');
-  } catch {
-    lib = undefined; // Node < 22.19: see the module comment.
-  }
-  if (!lib) return builtinAuth(kubeconfigPath);
+  // Feature-test what undici 8 needs instead of trying the import: a failed import of it leaves
+  // an internal promise rejection that Node reports as unhandled, which can end the process.
+  if (!clientNodeLoadable()) return builtinAuth(kubeconfigPath);
+  const lib = await import('@kubernetes/client-node');
   const kc = new lib.KubeConfig();
   try {
     if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
