@@ -3,7 +3,7 @@
  * to a BgpMessage. Dispatches on the type through a table, after re-checking the header so the
  * function is safe on bytes that did not come through a Framer.
  */
-import { type BgpMessage, type CodecOptions } from './types.js';
+import { HEADER_LENGTH, HeaderErrorSubcode, NotifCode, type BgpMessage, type CodecOptions } from './types.js';
 import { BgpDecodeError } from './errors.js';
 import { checkHeader } from './header.js';
 import { decodeOpen } from './open.js';
@@ -22,12 +22,12 @@ const DECODERS: readonly (MessageDecoder | undefined)[] = [
 ];
 
 export function decode(msg: Uint8Array, opts: CodecOptions): BgpMessage {
-  if (msg.length < 19) {
-    throw new BgpDecodeError('HEADER_TRUNCATED', 1, 2, `message of ${msg.length} bytes is shorter than a header`);
+  if (msg.length < HEADER_LENGTH) {
+    throw new BgpDecodeError('HEADER_TRUNCATED', NotifCode.MessageHeaderError, HeaderErrorSubcode.BadMessageLength, `message of ${msg.length} bytes is shorter than a header`);
   }
   const len = checkHeader(msg, 0, opts.extendedMessages);
   if (len !== msg.length) {
-    throw new BgpDecodeError('HEADER_BAD_LENGTH', 1, 2, `header says ${len} bytes, message has ${msg.length}`, msg.slice(16, 18));
+    throw new BgpDecodeError('HEADER_BAD_LENGTH', NotifCode.MessageHeaderError, HeaderErrorSubcode.BadMessageLength, `header says ${len} bytes, message has ${msg.length}`, msg.slice(16, 18));
   }
   return DECODERS[msg[18]!]!(msg, opts);
 }

@@ -184,6 +184,8 @@ export function decodeOpen(b: Uint8Array): OpenMessage {
     throw openError('OPEN_UNSUPPORTED_VERSION', OpenErrorSubcode.UnsupportedVersionNumber, `peer speaks BGP version ${version}, we speak 4`, Uint8Array.of(0, BGP_VERSION));
   }
   const myAs = u16(b, p + 1);
+  // RFC 7607 §2: AS 0 in OPEN is Bad Peer AS, whatever the configuration.
+  if (myAs === 0) throw openError('OPEN_BAD_PEER_AS', OpenErrorSubcode.BadPeerAs, 'My AS is 0');
   const holdTime = u16(b, p + 3);
   if (holdTime === 1 || holdTime === 2) {
     throw openError('OPEN_UNACCEPTABLE_HOLD_TIME', OpenErrorSubcode.UnacceptableHoldTime, `hold time ${holdTime}s is neither 0 nor at least 3s`);
@@ -218,6 +220,11 @@ export function decodeOpen(b: Uint8Array): OpenMessage {
     }
     decodeCapabilities(b, vstart, vstart + len, capabilities);
     o = vstart + len;
+  }
+  for (const c of capabilities) {
+    if (!('unknown' in c) && c.code === CapabilityCode.FourOctetAs && c.asn === 0) {
+      throw openError('OPEN_BAD_PEER_AS', OpenErrorSubcode.BadPeerAs, '4-octet AS capability carries AS 0');
+    }
   }
   return { type: MessageType.Open, version, myAs, holdTime, bgpId, capabilities };
 }
