@@ -92,7 +92,7 @@ test('a malformed pod IP is a ConversionError naming the pod', () => {
   );
 });
 
-test('named ports and host ports from containers and init containers; unknown protocols skipped with a warning', () => {
+test('named ports (with their host ports) from containers and init containers; unknown protocols skipped with a warning', () => {
   const warnings: string[] = [];
   const p = pod({
     spec: {
@@ -103,7 +103,8 @@ test('named ports and host ports from containers and init containers; unknown pr
           ports: [
             { name: 'dns', containerPort: 53, protocol: 'UDP' },
             { containerPort: 8080 }, // neither name nor hostPort: not kept
-            { containerPort: 9000, hostPort: 19000, hostIP: '198.18.0.1' },
+            { containerPort: 9000, hostPort: 19000, hostIP: '198.18.0.1' }, // unnamed: not kept (see pod.ts)
+            { name: 'metrics', containerPort: 9100, hostPort: 19100, hostIP: '198.18.0.1' },
             { name: 'weird', containerPort: 1, protocol: 'XYZ' },
           ],
         },
@@ -114,7 +115,7 @@ test('named ports and host ports from containers and init containers; unknown pr
   const wep = podToWorkloadEndpoint(p, { warn: (m) => warnings.push(m) })!;
   assert.deepEqual(wep.spec.ports, [
     { name: 'dns', protocol: 'UDP', port: 53 },
-    { name: '', protocol: 'TCP', port: 9000, hostPort: 19000, hostIP: '198.18.0.1' },
+    { name: 'metrics', protocol: 'TCP', port: 9100, hostPort: 19100, hostIP: '198.18.0.1' },
     { name: 'sctp', protocol: 'SCTP', port: 7 },
   ]);
   assert.equal(warnings.length, 1);

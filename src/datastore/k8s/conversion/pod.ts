@@ -131,14 +131,17 @@ function endpointPorts(containers: Container[] | undefined, warn: Warn): Workloa
   const out: WorkloadEndpointPort[] = [];
   for (const c of containers ?? []) {
     for (const p of c.ports ?? []) {
-      // Calico keeps ports that have a name (named ports in policy) or a hostPort.
-      if (!p.containerPort || (!p.hostPort && !p.name)) continue;
+      // Calico keeps ports that have a name (named ports in policy) or a hostPort. tortie keeps
+      // only named ones: nothing here consumes a WEP's hostPorts (the CNI portmap plugin does
+      // the work), and the model's schema requires a name, so an unnamed entry would get the
+      // whole endpoint rejected and the pod cut off.
+      if (!p.containerPort || !p.name) continue;
       const protocol = PROTOCOLS[p.protocol ?? ''];
       if (!protocol) {
         warn(`container ${c.name ?? '?'} port ${p.containerPort}: unknown protocol ${JSON.stringify(p.protocol)}, port ignored`);
         continue;
       }
-      const port: WorkloadEndpointPort = { name: p.name ?? '', protocol, port: p.containerPort };
+      const port: WorkloadEndpointPort = { name: p.name, protocol, port: p.containerPort };
       if (p.hostPort) port.hostPort = p.hostPort;
       if (p.hostIP) port.hostIP = p.hostIP;
       out.push(port);
