@@ -270,3 +270,23 @@ test('BGP syncer: only this node\'s BlockAffinities (filtered client-side)', asy
     await h.close();
   }
 });
+
+test('a list that hangs times out and is retried (no silent stall)', async () => {
+  const server = await TestApiServer.start({ bookmarkIntervalMs: 200 });
+  const { seed } = await import('./k8s-helpers.js');
+  seed(server);
+  const { KubeClient } = await import('../../src/datastore/k8s/client.js');
+  const h = await harness({ server, start: false, backend: { client: KubeClient.forServer(server.url, { requestTimeoutMs: 300 }) } });
+  try {
+    server.delayMs = 1_000;
+    h.syncer.start();
+    await waitFor(() => h.syncer.health().lostSince !== undefined, 'the hanging list is noticed');
+    assert.equal(h.syncer.status, 'WaitForDatastore');
+    server.delayMs = 0;
+    await h.converge('after the server answers again');
+    assert.equal(h.syncer.health().lostSince, undefined);
+  } finally {
+    await h.close();
+    await server.stop();
+  }
+});

@@ -86,13 +86,19 @@ export function watchErrorToApiError(obj: Record<string, unknown>, what: string)
 export class KubeClient {
   readonly server: string;
 
-  constructor(private readonly auth: KubeAuth) {
+  private readonly requestTimeoutMs: number;
+
+  constructor(
+    private readonly auth: KubeAuth,
+    opts: { requestTimeoutMs?: number } = {},
+  ) {
     this.server = auth.server.replace(/\/+$/, '');
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
   /** A client for a server with no authentication (the test API server, a local proxy). */
-  static forServer(server: string): KubeClient {
-    return new KubeClient(anonymousAuth(server));
+  static forServer(server: string, opts: { requestTimeoutMs?: number } = {}): KubeClient {
+    return new KubeClient(anonymousAuth(server), opts);
   }
 
   private async open(
@@ -127,7 +133,8 @@ export class KubeClient {
     const req = await this.open(method, path, opts.query ?? {}, body, body === undefined ? undefined : (opts.contentType ?? 'application/json'));
     const what = `${method} ${path}`;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => req.destroy(new Error(`${what}: no answer within ${opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS} ms`)), opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+      const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
+      const timer = setTimeout(() => req.destroy(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
       req.on('error', (e) => {
         clearTimeout(timer);
         reject(e);
