@@ -200,11 +200,28 @@ test('TCP loss with a GR-capable peer asks for helper mode; a peer reconnect rep
   const c2 = establish(t2, peerOpen({}, [...peerOpen().capabilities, gr]));
   const n = t2.incoming();
   t2.fsm.input({ kind: 'tcp-incoming', conn: n });
-  assert.equal(t2.fsm.state, FsmState.OpenSent);
+  assert.equal(t2.fsm.state, FsmState.Established, 'undecided until the new OPEN arrives');
+  assert.deepEqual(n.types(), [MessageType.Open]);
+  n.msg(peerOpen({}, [...peerOpen().capabilities, { ...gr, restarting: true }]));
+  assert.equal(t2.fsm.state, FsmState.OpenConfirm, 'the restarted peer\'s OPEN is processed on the new connection');
   assert.equal(c2.closed, true);
   assert.equal(c2.closedWith, undefined);
   assert.equal(t2.downs[0]!.reason, 'peer-reconnected');
   assert.ok(t2.downs[0]!.gracefulRestart);
+  assert.deepEqual(n.types(), [MessageType.Open, MessageType.Keepalive], 'one OPEN on the new connection');
+});
+
+test('a colliding connection while Established whose OPEN has no R bit is refused with Cease/7', () => {
+  const gr: Capability = { code: CapabilityCode.GracefulRestart, restarting: false, notification: false, restartTime: 0, families: [] };
+  const t = setup();
+  const c = establish(t, peerOpen({}, [...peerOpen().capabilities, gr]));
+  const n = t.incoming();
+  t.fsm.input({ kind: 'tcp-incoming', conn: n });
+  n.msg(peerOpen({}, [...peerOpen().capabilities, gr]));
+  assert.equal(t.fsm.state, FsmState.Established);
+  assert.equal(c.closed, false);
+  assert.deepEqual([n.closedWith?.code, n.closedWith?.subcode], [6, 7]);
+  assert.equal(t.downs.length, 0);
 });
 
 test('without GR a second connection while Established is refused with Cease/7', () => {
@@ -212,6 +229,7 @@ test('without GR a second connection while Established is refused with Cease/7',
   establish(t);
   const n = t.incoming();
   t.fsm.input({ kind: 'tcp-incoming', conn: n });
+  n.msg(peerOpen());
   assert.equal(t.fsm.state, FsmState.Established);
   assert.deepEqual([n.closedWith?.code, n.closedWith?.subcode], [6, 7]);
 });

@@ -11,6 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  CapabilityCode,
   MessageType,
   NotifCode,
   CeaseSubcode,
@@ -81,6 +82,8 @@ export class PeerFsm extends EventEmitter<FsmEvents> {
   private pending: FsmConnection | undefined;
   /** Connections our OPEN already went out on, so re-entering OpenSent never sends a second one. */
   private openSentOn = new WeakSet<FsmConnection>();
+  /** An input to handle again after a transition (the OPEN that revealed a peer's restart). */
+  private replay: Input | undefined;
   private localOpen: OpenMessage | undefined;
   private sess: NegotiatedSession | undefined;
   private readonly timers = new Map<TimerName, TimerHandle>();
@@ -189,6 +192,9 @@ export class PeerFsm extends EventEmitter<FsmEvents> {
     try {
       const t = this.handlers[this.st](ev);
       if (t) this.go(t);
+      const again = this.replay;
+      this.replay = undefined;
+      if (again) this.input(again);
     } catch (e) {
       this.internalError(e);
     }
@@ -317,6 +323,7 @@ export class PeerFsm extends EventEmitter<FsmEvents> {
   }
 
   private established(ev: Input): Transition | null {
+    if ('conn' in ev && ev.conn === this.pending && ev.kind !== 'tcp-incoming') return this.establishedPending(ev);
     switch (ev.kind) {
       case 'message':
         switch (ev.msg.type) {
@@ -342,21 +349,46 @@ export class PeerFsm extends EventEmitter<FsmEvents> {
         this.emit('drain');
         return null;
       case 'tcp-incoming':
-        if (this.sess?.peerGracefulRestart) {
-          // RFC 4724 §4.2: a new connection from a GR-capable peer means it restarted; the old
-          // session ends as if TCP had failed, and its routes stay stale until End-of-RIB.
-          this.lastDetail = 'peer reconnected (graceful restart)';
-          this.dropConn();
-          this.adopt(ev.conn);
-          return { next: FsmState.OpenSent, reason: 'peer-reconnected' };
+        if (this.pending) {
+          this.refuse(ev.conn);
+          return null;
         }
-        this.refuse(ev.conn);
+        // Either a collision (both sides connected at once; RFC 4271 §6.8 keeps the Established
+        // one) or the peer restarted while our TCP half still looks alive. Only its OPEN can
+        // tell: run the OPEN exchange on it and decide in establishedPending().
+        this.pending = ev.conn;
+        this.openSentOn.add(ev.conn);
+        ev.conn.send(buildOpen(this.cfg));
         return null;
       case 'timer':
         return this.timerInOpenStates(ev.timer);
       default:
         return null;
     }
+  }
+
+  /** An input on the second connection that arrived while Established. */
+  private establishedPending(ev: Input): Transition | null {
+    if (ev.kind === 'tcp-closed') return this.dropPending();
+    if (ev.kind === 'decode-error') {
+      this.pending!.close(ev.notification);
+      this.pending = undefined;
+      return null;
+    }
+    if (ev.kind !== 'message' || ev.msg.type !== MessageType.Open) return null;
+    const gr = ev.msg.capabilities.find((c) => c.code === CapabilityCode.GracefulRestart && !('unknown' in c));
+    if (this.sess?.peerGracefulRestart && gr && 'restarting' in gr && gr.restarting) {
+      // RFC 4724 §4.2: the peer restarted (R bit). The old session ends as if TCP had failed,
+      // its routes stay stale, and the new connection carries on with this OPEN.
+      this.lastDetail = 'peer restarted (graceful restart)';
+      this.dropConn();
+      this.promotePending();
+      this.replay = ev;
+      return { next: FsmState.OpenSent, reason: 'peer-reconnected' };
+    }
+    this.refuse(this.pending!);
+    this.pending = undefined;
+    return null;
   }
 
   // ------------------------------------------------------------------ transitions and entry actions
