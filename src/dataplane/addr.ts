@@ -20,8 +20,13 @@ export function canonicalAddr(addr: string): string {
   throw new Error(`not an IP address: ${JSON.stringify(addr)}`);
 }
 
+/** An IPv4 CIDR already in canonical form (no leading zeros, octets ≤ 255, length ≤ 32). */
+const CANONICAL_V4_CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(?:3[0-2]|[12]?\d)$/;
+
 /** `10.0.0.1` → `10.0.0.1/32`, `default` → `0.0.0.0/0` (family needed for `default`). */
 export function canonicalCidr(text: string, family?: 4 | 6): string {
+  // Hot path: calc output is canonical IPv4 already; one regex instead of a parse.
+  if (CANONICAL_V4_CIDR.test(text)) return text;
   if (text === 'default') return family === 6 ? '::/0' : '0.0.0.0/0';
   const slash = text.indexOf('/');
   const addr = slash < 0 ? text : text.slice(0, slash);

@@ -9,7 +9,7 @@
  * applies, and the spawn costs a few milliseconds against an apply of up to 100,000 lines
  * (docs/decisions/0001-netlink.md).
  */
-import type { CommandRunner } from './exec.js';
+import type { CommandRunner, ExecResult } from './exec.js';
 import { ExecError } from './exec.js';
 
 export interface BatchLineResult {
@@ -41,22 +41,68 @@ export function parseBatchErrors(stderr: string): Map<number, string> {
   return errors;
 }
 
-/**
- * Runs the lines as one batch and returns one result per line. Throws ExecError only when the
- * batch as a whole could not run (missing binary, timeout, killed): then nothing is known.
- */
-export async function runBatch(runner: CommandRunner, argvPrefix: readonly string[], lines: readonly string[], timeoutMs?: number): Promise<BatchLineResult[]> {
-  if (lines.length === 0) return [];
-  for (const l of lines) {
-    // A newline inside a line would shift every later line number and break the mapping.
-    if (l.includes('\n')) throw new Error(`batch line contains a newline: ${JSON.stringify(l)}`);
-  }
+/** One shared success value: a 100,000-line batch should not allocate 100,000 of them. */
+const OK: BatchLineResult = Object.freeze({ ok: true });
+
+/** Lines per stdin write when streaming: big enough to be cheap, small enough to start early. */
+const STREAM_CHUNK_LINES = 4096;
+
+export interface BatchOptions {
+  timeoutMs?: number;
+  /**
+   * Called once every line has been handed to the child, while it is still working through them
+   * in the kernel: lets the caller overlap its own bookkeeping with the kernel's work.
+   */
+  whileRunning?: () => void;
+}
+
+/** Lines given up front, or generated on demand so generation overlaps the child's work. */
+export type BatchLines = readonly string[] | { readonly length: number; line(i: number): string };
+
+function lineOf(lines: BatchLines, i: number): string {
+  const l = Array.isArray(lines) ? (lines as readonly string[])[i]! : (lines as { line(i: number): string }).line(i);
+  // A newline inside a line would shift every later line number and break the mapping.
+  if (l.includes('\n')) throw new Error(`batch line contains a newline: ${JSON.stringify(l)}`);
+  return l;
+}
+
+function chunkOf(lines: BatchLines, from: number, to: number): string {
+  let s = '';
+  for (let i = from; i < to; i++) s += lineOf(lines, i) + '\n';
+  return s;
+}
+
+export async function runBatch(runner: CommandRunner, argvPrefix: readonly string[], lines: BatchLines, opts: BatchOptions = {}): Promise<BatchLineResult[]> {
+  const n = lines.length;
+  if (n === 0) return [];
   const argv = [...argvPrefix, '-force', '-batch', '-'];
-  const r = await runner.run(argv, { input: lines.join('\n') + '\n', timeoutMs });
+  let r: ExecResult;
+  if (runner.start) {
+    // Validate the first line before starting anything, so a bad batch fails without a child.
+    lineOf(lines, 0);
+    const c = runner.start(argv, { timeoutMs: opts.timeoutMs });
+    try {
+      for (let i = 0; i < n; i += STREAM_CHUNK_LINES) await c.write(chunkOf(lines, i, Math.min(n, i + STREAM_CHUNK_LINES)));
+    } catch (e) {
+      // Never leave a half-fed batch running: what it did is found by the next read-back.
+      c.kill();
+      throw e;
+    }
+    const end = c.end();
+    opts.whileRunning?.();
+    r = await end;
+  } else {
+    const p = runner.run(argv, { input: chunkOf(lines, 0, n), timeoutMs: opts.timeoutMs });
+    opts.whileRunning?.();
+    r = await p;
+  }
   const errors = parseBatchErrors(r.stderr);
   if (r.code !== 0 && errors.size === 0) throw new ExecError(argv, `exit code ${r.code}`, r.stderr);
-  return lines.map((_, i) => {
+  if (errors.size === 0) return new Array<BatchLineResult>(n).fill(OK);
+  const out = new Array<BatchLineResult>(n);
+  for (let i = 0; i < n; i++) {
     const e = errors.get(i + 1);
-    return e === undefined ? { ok: true } : { ok: false, error: e };
-  });
+    out[i] = e === undefined ? OK : { ok: false, error: e };
+  }
+  return out;
 }

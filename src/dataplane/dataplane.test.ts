@@ -240,7 +240,6 @@ test('a failed write is retried with exponential backoff and counted', async () 
   k.addLink('cali1234');
   dp.setRoute(WL);
   k.failRouteOnce.set('10.65.0.5/32', 'RTNETLINK answers: Resource temporarily unavailable');
-  k.rejectNext = 0;
   dp.start();
   dp.setDatastoreInSync(true);
   await clock.advance(0);
@@ -261,17 +260,19 @@ test('a failing ip binary (whole batch) backs off doubling, then recovers', asyn
   const { k, dp, clock } = setup();
   k.addLink('cali1234');
   dp.setRoute(WL);
-  k.rejectNext = 3;
+  k.broken = true;
   dp.start();
   dp.setDatastoreInSync(true);
   await clock.advance(0);
   assert.equal(dp.status().consecutiveFailures, 1);
+  assert.match(dp.status().lastError ?? '', /simulated failure/);
   await clock.advance(RETRY_BACKOFF_INITIAL_MS);
   assert.equal(dp.status().consecutiveFailures, 2);
   await clock.advance(RETRY_BACKOFF_INITIAL_MS * 2 - 1);
   assert.equal(dp.status().consecutiveFailures, 2, 'second retry waits twice as long');
   await clock.advance(1);
   assert.equal(dp.status().consecutiveFailures, 3);
+  k.broken = false;
   await clock.advance(RETRY_BACKOFF_INITIAL_MS * 4);
   assert.equal(dp.status().consecutiveFailures, 0);
   assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));

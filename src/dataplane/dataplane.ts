@@ -318,27 +318,48 @@ export class Dataplane {
       report.errors.push(...r.errors);
     };
     try {
-      const links = await this.kernel.links.list();
+      // The route read-back does not depend on the link listing: run them side by side.
+      const routeResync = this.resyncDue.has('routes') ? this.resyncRoutes() : Promise.resolve();
+      const [links] = await Promise.all([this.kernel.links.list(), routeResync]);
       const linkDrift = this.links.observe(links).drifted;
       if (this.firstApplyDone && linkDrift > 0) this.metrics?.repairs.inc({ kind: 'link' }, linkDrift);
       this.feedLinks(links);
-      await this.resyncDueParts();
 
-      const lu = await this.links.applyUpdates();
-      add(lu);
-      if (lu.changed) {
-        // A created or re-created device starts empty: re-read what lives on it.
-        this.feedLinks(await this.kernel.links.list());
-        this.resyncDue.add('routes').add('neigh');
+      // Interface sysctls depend on nothing but the interface existing (Felix applies them from
+      // its endpoint manager, apart from routes): they run beside the device → VTEP → route chain.
+      const sysctlChain = (async (): Promise<void> => {
+        if (this.resyncDue.has('sysctl')) {
+          this.resyncDue.delete('sysctl');
+          try {
+            this.countDrift('sysctl', (await this.sysctls.resync()).drifted);
+          } catch (e) {
+            this.resyncDue.add('sysctl');
+            throw e;
+          }
+        }
+        add(await this.sysctls.apply());
+      })();
+      const mainChain = (async (): Promise<void> => {
         await this.resyncDueParts();
-      }
-      add(await this.neigh.applyUpdates());
-      add(await this.sysctls.apply());
-      add(await this.routes.apply());
-      add(await this.neigh.applyDeletions());
-      const ld = await this.links.applyDeletions();
-      add(ld);
-      if (ld.changed) this.feedLinks(await this.kernel.links.list());
+        const lu = await this.links.applyUpdates();
+        add(lu);
+        if (lu.changed) {
+          // A created or re-created device starts empty: re-read what lives on it.
+          this.feedLinks(await this.kernel.links.list());
+          this.resyncDue.add('routes').add('neigh');
+          await this.resyncDueParts();
+        }
+        add(await this.neigh.applyUpdates());
+        add(await this.routes.apply());
+        add(await this.neigh.applyDeletions());
+        const ld = await this.links.applyDeletions();
+        add(ld);
+        if (ld.changed) this.feedLinks(await this.kernel.links.list());
+      })();
+      const settled = await Promise.allSettled([sysctlChain, mainChain]);
+      for (const r of settled) if (r.status === 'rejected') throw r.reason;
+      // An interface that appeared mid-pass may have sysctls still to write: go round again.
+      if (!this.sysctls.inSync) this.dirty = true;
     } catch (e) {
       report.failures++;
       report.errors.push(errorMessage(e));
@@ -368,30 +389,47 @@ export class Dataplane {
     return report;
   }
 
+  /** Route and neighbour/FDB read-backs that are due, concurrently. */
   private async resyncDueParts(): Promise<void> {
-    const count = (kind: string, n: number): void => {
-      if (n > 0 && this.firstApplyDone) {
-        this.metrics?.repairs.inc({ kind }, n);
-        this.log.info({ kind, drifted: n }, 'kernel state changed behind our back; repairing');
-      }
-    };
-    if (this.resyncDue.has('routes')) {
-      const t = performance.now();
+    const parts: Promise<void>[] = [];
+    if (this.resyncDue.has('routes')) parts.push(this.resyncRoutes());
+    if (this.resyncDue.has('neigh')) {
+      this.resyncDue.delete('neigh');
+      parts.push(
+        this.neigh.resync().then(
+          (r) => {
+            this.countDrift('neigh', r.neighDrifted);
+            this.countDrift('fdb', r.fdbDrifted);
+          },
+          (e: unknown) => {
+            this.resyncDue.add('neigh');
+            throw e;
+          },
+        ),
+      );
+    }
+    const results = await Promise.allSettled(parts);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async resyncRoutes(): Promise<void> {
+    this.resyncDue.delete('routes');
+    const t = performance.now();
+    try {
       const r = await this.routes.resync();
       this.metrics?.routeListTime.observe((performance.now() - t) / 1000);
-      this.resyncDue.delete('routes');
-      count('route', r.drifted);
+      this.countDrift('route', r.drifted);
+    } catch (e) {
+      this.resyncDue.add('routes');
+      throw e;
     }
-    if (this.resyncDue.has('neigh')) {
-      const r = await this.neigh.resync();
-      this.resyncDue.delete('neigh');
-      count('neigh', r.neighDrifted);
-      count('fdb', r.fdbDrifted);
-    }
-    if (this.resyncDue.has('sysctl')) {
-      const r = await this.sysctls.resync();
-      this.resyncDue.delete('sysctl');
-      count('sysctl', r.drifted);
+  }
+
+  private countDrift(kind: string, n: number): void {
+    if (n > 0 && this.firstApplyDone) {
+      this.metrics?.repairs.inc({ kind }, n);
+      this.log.info({ kind, drifted: n }, 'kernel state changed behind our back; repairing');
     }
   }
 }

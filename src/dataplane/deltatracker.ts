@@ -63,8 +63,14 @@ export class DeltaTracker<V> {
   }
 
   setDesired(key: string, value: V): void {
+    // recompute() specialised for "desired is now `value`": this is the hot path of queuing
+    // 100,000 routes, so it skips the lookups it can.
     this.desired.set(key, value);
-    this.recompute(key);
+    if (this.deletions.size > 0) this.deletions.delete(key);
+    const a = this.actual.get(key);
+    if (a !== undefined && (a === value || this.equals(value, a))) {
+      if (this.updates.size > 0) this.updates.delete(key);
+    } else this.updates.set(key, value);
   }
 
   deleteDesired(key: string): void {
@@ -146,7 +152,7 @@ export class DeltaTracker<V> {
     const a = this.actual.get(key);
     if (d !== undefined) {
       this.deletions.delete(key);
-      if (a !== undefined && this.equals(d, a)) this.updates.delete(key);
+      if (a !== undefined && (a === d || this.equals(d, a))) this.updates.delete(key);
       else this.updates.set(key, d);
     } else {
       this.updates.delete(key);

@@ -8,6 +8,7 @@
  * `bridge -n NS ...` and `ip netns exec NS sysctl ...` so that nothing touches the root namespace.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 
 /**
  * Limit for one iproute2 invocation. A 100,000-route batch takes about 1.1 s on this machine
@@ -38,6 +39,21 @@ export class ExecError extends Error {
 export interface CommandRunner {
   /** Runs argv (no shell). Resolves with any exit code; rejects only if it cannot run or times out. */
   run(argv: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult>;
+  /**
+   * Optional: starts argv and lets the caller stream stdin, so a long batch starts working on
+   * its first lines while later ones are still being generated. Runners without it get the
+   * whole input at once through `run`.
+   */
+  start?(argv: readonly string[], opts?: { timeoutMs?: number }): StreamingCommand;
+}
+
+export interface StreamingCommand {
+  /** Queues data for stdin; resolves when the pipe can take more (back-pressure). */
+  write(data: string): Promise<void>;
+  /** Closes stdin and waits for the exit, with the same rules as `run`. */
+  end(): Promise<ExecResult>;
+  /** Kills the child (a batch that cannot be completed). */
+  kill(): void;
 }
 
 /** Spawns real processes. */
@@ -45,23 +61,31 @@ export class ProcessRunner implements CommandRunner {
   constructor(private readonly defaultTimeoutMs = DEFAULT_EXEC_TIMEOUT_MS) {}
 
   run(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+    const c = this.start(argv, opts, opts.input === undefined);
+    if (opts.input !== undefined) void c.write(opts.input);
+    return c.end();
+  }
+
+  start(argv: readonly string[], opts: { timeoutMs?: number } = {}, noStdin = false): StreamingCommand {
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
-    return new Promise((resolve, reject) => {
-      const [cmd, ...args] = argv;
-      if (!cmd) {
-        reject(new ExecError(argv, 'empty argv', ''));
-        return;
-      }
-      const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let timedOut = false;
-      child.stdout?.on('data', (d: Buffer) => out.push(d));
-      child.stderr?.on('data', (d: Buffer) => err.push(d));
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, timeoutMs);
+    const [cmd, ...args] = argv;
+    if (!cmd) {
+      const err = new ExecError(argv, 'empty argv', '');
+      return { write: () => Promise.resolve(), end: () => Promise.reject(err), kill: () => undefined };
+    }
+    const child = spawn(cmd, args, { stdio: [noStdin ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    child.stdout?.on('data', (d: Buffer) => out.push(d));
+    child.stderr?.on('data', (d: Buffer) => err.push(d));
+    // A child that exits early (bad argv) closes stdin; that is reported through its exit code.
+    child.stdin?.on('error', () => undefined);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    const done = new Promise<ExecResult>((resolve, reject) => {
       child.on('error', (e) => {
         clearTimeout(timer);
         reject(new ExecError(argv, `cannot run: ${e.message}`, Buffer.concat(err).toString('utf8')));
@@ -73,12 +97,24 @@ export class ProcessRunner implements CommandRunner {
         else if (code === null) reject(new ExecError(argv, `killed by ${signal ?? 'signal'}`, stderr));
         else resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr });
       });
-      if (opts.input !== undefined && child.stdin) {
-        // A child that exits early (bad argv) closes stdin; that is reported through its exit code.
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(opts.input);
-      }
     });
+    // Rejections are delivered through end(); never leave one unhandled if end() is not reached.
+    done.catch(() => undefined);
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    return {
+      write: (data) => {
+        const stdin = child.stdin;
+        if (!stdin || stdin.destroyed || stdin.write(data)) return Promise.resolve();
+        return Promise.race([once(stdin, 'drain').then(() => undefined), closed]);
+      },
+      end: () => {
+        child.stdin?.end();
+        return done;
+      },
+      kill: () => {
+        child.kill('SIGKILL');
+      },
+    };
   }
 }
 

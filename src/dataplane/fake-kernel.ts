@@ -37,8 +37,8 @@ export class FakeKernel implements DataplaneKernel {
   ipipUnsupported = false;
   /** Routes to fail once with this message (keyed by dst), to exercise retries. */
   readonly failRouteOnce = new Map<string, string>();
-  /** Make the next N calls of any kind reject outright (a hung/failed `ip`). */
-  rejectNext = 0;
+  /** While true every call rejects outright (a hung or failing `ip`). */
+  broken = false;
   private nextIndex = 10;
 
   addLink(name: string, opts: Partial<KernelLink> = {}): KernelLink {
@@ -71,10 +71,7 @@ export class FakeKernel implements DataplaneKernel {
   }
 
   private gate(): void {
-    if (this.rejectNext > 0) {
-      this.rejectNext--;
-      throw new Error('ip: simulated failure to run');
-    }
+    if (this.broken) throw new Error('ip: simulated failure to run');
   }
 
   routes: RouteNetlink = {
@@ -82,8 +79,9 @@ export class FakeKernel implements DataplaneKernel {
       this.gate();
       return [...this.routeTable.values()].filter((r) => familyOf(r.dst) === family).map((r) => ({ ...r }));
     },
-    apply: async (ops: readonly RouteOp[]): Promise<OpResult[]> => {
+    apply: async (ops: readonly RouteOp[], opts: { whileRunning?: () => void } = {}): Promise<OpResult[]> => {
       this.gate();
+      opts.whileRunning?.();
       return ops.map((o) => {
         this.writes.push(`route ${o.op} ${o.route.dst}`);
         const k = rkey(o.route);

@@ -93,6 +93,6 @@ export class Iproute2Links implements LinkNetlink {
   }
 
   apply(ops: readonly LinkOp[]): Promise<OpResult[]> {
-    return runBatch(this.runner, ipArgv(this.target), ops.map(linkOpLine), this.timeoutMs);
+    return runBatch(this.runner, ipArgv(this.target), ops.map(linkOpLine), { timeoutMs: this.timeoutMs });
   }
 }

@@ -60,12 +60,12 @@ export class Iproute2Neigh implements NeighNetlink {
   }
 
   async applyNeigh(ops: readonly NeighOp[]): Promise<OpResult[]> {
-    const res = await runBatch(this.runner, ipArgv(this.target), ops.map(neighOpLine), this.timeoutMs);
+    const res = await runBatch(this.runner, ipArgv(this.target), ops.map(neighOpLine), { timeoutMs: this.timeoutMs });
     return res.map((r, i) => (!r.ok && ops[i]!.op === 'delete' && isGone(r.error ?? '') ? { ok: true } : r));
   }
 
   async applyFdb(ops: readonly FdbOp[]): Promise<OpResult[]> {
-    const res = await runBatch(this.runner, bridgeArgv(this.target), ops.map(fdbOpLine), this.timeoutMs);
+    const res = await runBatch(this.runner, bridgeArgv(this.target), ops.map(fdbOpLine), { timeoutMs: this.timeoutMs });
     return res.map((r, i) => (!r.ok && ops[i]!.op === 'delete' && isGone(r.error ?? '') ? { ok: true } : r));
   }
 }

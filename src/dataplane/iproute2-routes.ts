@@ -32,10 +32,21 @@ interface RouteJson {
   nexthops?: unknown[];
 }
 
+/**
+ * iproute2 prints destinations canonically already (inet_ntop), leaving out the length of host
+ * routes and spelling 0/0 `default`; restoring those two is all that is needed, and it is the
+ * hot path of a 100,000-route read-back.
+ */
+function kernelDst(dst: string, family: 4 | 6): string {
+  if (dst.includes('/')) return dst;
+  if (dst === 'default') return canonicalCidr(dst, family);
+  return family === 4 ? `${dst}/32` : `${dst}/128`;
+}
+
 export function parseRouteJson(r: RouteJson, family: 4 | 6): KernelRoute {
   const route: KernelRoute = {
     table: r.table === undefined ? RT_TABLE_MAIN : Number(r.table),
-    dst: canonicalCidr(r.dst, family),
+    dst: kernelDst(r.dst, family),
     type: r.type === undefined ? 'unicast' : (TYPE_BY_NUMBER[r.type] ?? 'other'),
     onlink: r.flags?.includes('onlink') ?? false,
     scope: r.scope === undefined ? RT_SCOPE_UNIVERSE : Number(r.scope),
@@ -70,6 +81,10 @@ export function routeDeleteLine(r: KernelRoute): string {
   return `route del ${type}${r.dst} proto ${r.protocol} metric ${r.metric} table ${r.table}`;
 }
 
+export function routeLine(o: RouteOp): string {
+  return o.op === 'replace' ? routeReplaceLine(o.route) : routeDeleteLine(o.route);
+}
+
 /** A delete that finds nothing already has the effect we wanted. */
 export function isRouteGone(error: string): boolean {
   return /No such process|No such file or directory/.test(error);
@@ -90,9 +105,10 @@ export class Iproute2Routes implements RouteNetlink {
     return routes;
   }
 
-  async apply(ops: readonly RouteOp[]): Promise<OpResult[]> {
-    const lines = ops.map((o) => (o.op === 'replace' ? routeReplaceLine(o.route) : routeDeleteLine(o.route)));
-    const results = await runBatch(this.runner, ipArgv(this.target), lines, this.timeoutMs);
+  async apply(ops: readonly RouteOp[], opts: { whileRunning?: () => void } = {}): Promise<OpResult[]> {
+    // Lines are generated chunk by chunk while `ip` already works on the first ones.
+    const lines = { length: ops.length, line: (i: number): string => routeLine(ops[i]!) };
+    const results = await runBatch(this.runner, ipArgv(this.target), lines, { timeoutMs: this.timeoutMs, whileRunning: opts.whileRunning });
     return results.map((r, i) => (!r.ok && ops[i]!.op === 'delete' && isRouteGone(r.error ?? '') ? { ok: true } : r));
   }
 }

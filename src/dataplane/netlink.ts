@@ -36,8 +36,12 @@ export interface OpResult {
 export interface RouteNetlink {
   /** Every route of one address family in every table (the caller filters what it owns). */
   dump(family: 4 | 6): Promise<KernelRoute[]>;
-  /** Applies the ops in order; one result per op. Rejects only if nothing could be attempted. */
-  apply(ops: readonly RouteOp[]): Promise<OpResult[]>;
+  /**
+   * Applies the ops in order; one result per op. Rejects only if the batch as a whole failed (the
+   * kernel may then hold any subset of the ops). `whileRunning` is called once the ops are
+   * submitted and the kernel is working through them.
+   */
+  apply(ops: readonly RouteOp[], opts?: { whileRunning?: () => void }): Promise<OpResult[]>;
 }
 
 export interface VxlanInfo {
