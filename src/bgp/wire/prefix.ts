@@ -144,39 +144,67 @@ export function parseIpv4(s: string, start: number, end: number, out: Uint8Array
   return true;
 }
 
-/** Parses IPv6 text (with "::" and an optional trailing dotted quad) into 16 bytes at out[o]. */
+const GROUPS = new Uint16Array(8);
+const V4_TAIL = new Uint8Array(4);
+
+/**
+ * Parses IPv6 text (with "::" and an optional trailing dotted quad) into 16 bytes at out[o];
+ * returns false if it is not an IPv6 address. A character loop, no split/regex: the packer parses
+ * one per IPv6 prefix.
+ */
 export function parseIpv6(s: string, out: Uint8Array, o: number): boolean {
-  const dbl = s.indexOf('::');
-  if (dbl !== s.lastIndexOf('::') || s.length > 45) return false;
-  const groups: number[] = [];
-  const parseSide = (text: string, allowV4: boolean): number[] | undefined => {
-    if (text === '') return [];
-    const parts = text.split(':');
-    const res: number[] = [];
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (allowV4 && i === parts.length - 1 && p.includes('.')) {
-        const v4 = new Uint8Array(4);
-        if (!parseIpv4(p, 0, p.length, v4, 0)) return undefined;
-        res.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) res.push(parseInt(p, 16));
-      else return undefined;
-    }
-    return res;
-  };
-  if (dbl >= 0) {
-    const head = parseSide(s.slice(0, dbl), false);
-    const tail = parseSide(s.slice(dbl + 2), true);
-    if (!head || !tail || head.length + tail.length > 7) return false;
-    groups.push(...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail);
-  } else {
-    const all = parseSide(s, true);
-    if (!all || all.length !== 8) return false;
-    groups.push(...all);
+  const len = s.length;
+  if (len < 2 || len > 45) return false;
+  let n = 0;
+  let dbl = -1;
+  let i = 0;
+  if (s.charCodeAt(0) === 58 /* : */) {
+    if (s.charCodeAt(1) !== 58) return false;
+    dbl = 0;
+    i = 2;
   }
-  for (let i = 0; i < 8; i++) {
-    out[o + 2 * i] = groups[i]! >> 8;
-    out[o + 2 * i + 1] = groups[i]! & 0xff;
+  while (i < len) {
+    if (n === 8) return false;
+    let v = 0;
+    let digits = 0;
+    let j = i;
+    for (; j < len; j++) {
+      const c = s.charCodeAt(j);
+      let d: number;
+      if (c >= 48 && c <= 57) d = c - 48;
+      else if (c >= 97 && c <= 102) d = c - 87;
+      else if (c >= 65 && c <= 70) d = c - 55;
+      else break;
+      if (++digits > 4) return false;
+      v = (v << 4) | d;
+    }
+    if (j < len && s.charCodeAt(j) === 46 /* . */) {
+      // An embedded IPv4 address ends the text and fills the last two groups.
+      if (n > 6 || !parseIpv4(s, i, len, V4_TAIL, 0)) return false;
+      GROUPS[n++] = (V4_TAIL[0]! << 8) | V4_TAIL[1]!;
+      GROUPS[n++] = (V4_TAIL[2]! << 8) | V4_TAIL[3]!;
+      break;
+    }
+    if (digits === 0) return false;
+    GROUPS[n++] = v;
+    i = j;
+    if (i === len) break;
+    if (s.charCodeAt(i) !== 58) return false;
+    i++;
+    if (i === len) return false;
+    if (s.charCodeAt(i) === 58) {
+      if (dbl >= 0) return false;
+      dbl = n;
+      i++;
+    }
+  }
+  if (dbl < 0 ? n !== 8 : n > 7) return false;
+  const zeros = 8 - n;
+  let k = 0;
+  for (let g = 0; g < 8; g++) {
+    const v = dbl >= 0 && g >= dbl && g < dbl + zeros ? 0 : GROUPS[k++]!;
+    out[o + 2 * g] = v >> 8;
+    out[o + 2 * g + 1] = v & 0xff;
   }
   return true;
 }

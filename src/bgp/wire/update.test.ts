@@ -205,3 +205,21 @@ test('unknown optional transitive kept and re-sent with the Partial bit; non-tra
   assert.ok(toHex(out).includes('e06302abcd'), 'Partial bit (0x20) set on re-advertisement');
   assert.ok(!toHex(out).includes('806401ff'));
 });
+
+test('parseIpv6 accepts exactly what node:net isIPv6 accepts (random strings)', async () => {
+  const { isIPv6 } = await import('node:net');
+  const alphabet = '0123456789abcdefABCDEF::::..';
+  let seed = 99;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+  const buf = new Uint8Array(16);
+  for (let n = 0; n < 50000; n++) {
+    let s = '';
+    const len = 1 + Math.floor(rnd() * 24);
+    for (let i = 0; i < len; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    // Dotted parts with leading zeros are a known difference we do not care about.
+    if (/(^|[.:])0\d/.test(s) && s.includes('.')) continue;
+    assert.equal(parseIpv6(s, buf, 0), isIPv6(s), s);
+  }
+  for (const s of ['::', '::1', '1::', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:1.2.3.4', '::ffff:10.0.0.1', 'fe80::1:2']) assert.ok(parseIpv6(s, buf, 0), s);
+  for (const s of [':', ':1', '1:', '1:::2', '1::2::3', '1:2:3:4:5:6:7:8:9', '12345::', '1:2:3:4:5:6:7:1.2.3.4', '::1.2.3']) assert.ok(!parseIpv6(s, buf, 0), s);
+});
