@@ -4,7 +4,9 @@
  * or a failed step. The demo is a list of steps so later work (cross-node ping, BGP status) adds
  * a step instead of editing a script.
  */
-import { agentStart, labDown, labUp, podAdd, labStatus } from './lab.js';
+import { agentStart, podAdd, labStatus } from './lab.js';
+import { labDown } from './teardown.js';
+import { labUp } from './up.js';
 import { AGENT_HEALTH_PORT } from './agent.js';
 import { birdcArgv } from './bird.js';
 import { etcdctlArgv } from './etcd.js';

@@ -2,10 +2,12 @@
  * The lab as a library: a multi-node virtual cluster in network namespaces with a real etcd and
  * an optional BIRD peer, for integration tests, benchmarks, the demo and `tortie lab`.
  */
+export { labUp, type LabUpOptions, type BirdPeerOptions } from './up.js';
+export { labDown, sweepStale, sweepAll, type LabDownResult } from './teardown.js';
+export { requireRoot } from './root.js';
 export {
-  labUp, labDown, etcdStop, etcdStart, sweepStale, sweepAll, withLab, podAdd, podDel, agentStart, agentStop, agentRestart, labExec, labStatus,
-  resolveTarget, requireRoot, loadLab,
-  type LabUpOptions, type BirdPeerOptions, type LabDownResult, type LabStatus,
+  withLab, podAdd, podDel, agentStart, agentStartAll, agentStop, agentRestart, etcdStop, etcdStart, labExec, labStatus, resolveTarget, loadLab,
+  type LabStatus,
 } from './lab.js';
 export { type LabState, type NodeState, type PodState, type AgentState, type EtcdState, type BirdState, labDir, DEFAULT_LAB_DIR } from './state.js';
 export { startEtcd, etcdctlArgv, etcdHealth, type EtcdHandle, type StartEtcdOptions } from './etcd.js';

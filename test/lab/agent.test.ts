@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentRestart, agentStart, agentStop, labDown, labUp, loadLab, type LabState } from '../../src/lab/index.js';
+import { agentRestart, agentStart, agentStartAll, agentStop, labDown, labUp, loadLab, type LabState } from '../../src/lab/index.js';
 import { isRunning, waitFor } from '../../src/lab/exec.js';
 import { runIn } from '../../src/lab/netns.js';
 import { assertNoNamespaces, assertNoProcesses, freshLabDir, labName, requireRoot } from './helpers.js';
@@ -67,6 +67,15 @@ test('agent process handling: env, namespace, stop, kill, restart', async () => 
   assert.equal(isRunning(b.pid), false);
   assert.equal(await agentStop(name, 'node-1'), false);
   assert.equal(loadLab(name).nodes[0]!.agent, undefined);
+});
+
+test('agentStartAll starts every node at once and records each pid', async () => {
+  const started = await agentStartAll(name, { argv: [process.execPath, '-e', ENV_SERVER] });
+  seen.push(...started.map((a) => a.pid));
+  assert.equal(started.length, 2);
+  assert.deepEqual(loadLab(name).nodes.map((n) => n.agent?.pid), started.map((a) => a.pid));
+  for (const n of lab.nodes) await agentStop(name, n.name);
+  assert.ok(started.every((a) => !isRunning(a.pid)));
 });
 
 test('a command that exits at once is reported with its log', async () => {

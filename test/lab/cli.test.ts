@@ -53,6 +53,7 @@ test('invalid names and numbers are rejected before anything is created', async 
   assertUserFailure(await tortie(['lab', 'pod', 'add', name, 'node-1', 'Web_1']), /invalid pod name/);
   assertUserFailure(await tortie(['lab', 'pod', 'add', name, 'node-1', 'web', '--labels', 'novalue']), /expected key=value/);
   assertUserFailure(await tortie(['lab', 'down']), /exactly one of/);
+  assertUserFailure(await tortie(['lab', 'up', '--name', 'okname', '--nodes', '1', '--owner-pid', '999999999']), /no such process/);
   assert.equal(nsSnapshot(), before);
   assert.equal(readFileSync(stateFile(name), 'utf8'), stateBefore);
 });
