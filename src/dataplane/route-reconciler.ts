@@ -65,6 +65,9 @@ function routesEqual(a: KernelRoute, b: KernelRoute): boolean {
   );
 }
 
+/** A desired route: the exact kernel route we expect, tagged with its class (not compared). */
+type WantedRoute = KernelRoute & { cls: RouteClass };
+
 export class RouteReconciler {
   readonly protocols: RouteProtocols;
   private readonly netlink: RouteNetlink;
@@ -72,9 +75,10 @@ export class RouteReconciler {
   private readonly tables: ReadonlySet<number>;
   private readonly families: readonly (4 | 6)[];
   private readonly log: Logger;
-  /** Everything the calc layer wants, whether or not its interface is up. */
-  private readonly wanted = new Map<string, { route: KernelRoute; cls: RouteClass }>();
-  /** What goes to the tracker: `wanted` minus routes whose interface is missing or down. */
+  /**
+   * Desired = everything the calc layer wants. Routes whose interface is missing or down stay
+   * desired but are skipped at apply time ("waiting"), so interface flaps cost nothing here.
+   */
   private readonly tracker = new DeltaTracker<KernelRoute>(routesEqual);
   private readonly keysByDev = new Map<string, Set<string>>();
   private readonly upIfaces = new Set<string>();
@@ -93,14 +97,14 @@ export class RouteReconciler {
   }
 
   /** Turns a calc-layer route into the exact kernel route we expect to read back. */
-  toKernel(r: DesiredRoute): KernelRoute {
+  toKernel(r: DesiredRoute): WantedRoute {
     const dst = canonicalCidr(r.dst);
     const table = r.table ?? RT_TABLE_MAIN;
     if (!this.tables.has(table)) throw new Error(`route ${dst}: table ${table} is not owned by the route reconciler (owned: ${[...this.tables].join(', ')})`);
     const type = r.type ?? 'unicast';
     const protocol = r.class === 'workload' ? this.protocols.device : r.class === 'bgp' ? this.protocols.bgp : this.protocols.felix;
     if (type === 'unicast' && r.dev === undefined && r.gateway === undefined) throw new Error(`route ${dst}: a unicast route needs a device or a gateway`);
-    const route: KernelRoute = {
+    const route: WantedRoute = {
       table,
       dst,
       type,
@@ -109,6 +113,7 @@ export class RouteReconciler {
       scope: type === 'unicast' && r.gateway === undefined ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE,
       protocol,
       metric: r.metric ?? (familyOf(dst) === 6 ? IPV6_DEFAULT_METRIC : 0),
+      cls: r.class,
     };
     if (type === 'unicast' && r.dev !== undefined) route.dev = r.dev;
     if (type === 'unicast' && r.gateway !== undefined) route.gateway = canonicalAddr(r.gateway);
@@ -131,24 +136,23 @@ export class RouteReconciler {
   setRoute(r: DesiredRoute): void {
     const route = this.toKernel(r);
     const key = routeKey(route.table, route.dst);
-    const old = this.wanted.get(key);
-    if (old?.route.dev !== undefined && old.route.dev !== route.dev) this.keysByDev.get(old.route.dev)?.delete(key);
-    const w = { route, cls: r.class };
-    this.wanted.set(key, w);
-    if (route.dev !== undefined && old?.route.dev !== route.dev) {
-      let s = this.keysByDev.get(route.dev);
-      if (!s) this.keysByDev.set(route.dev, (s = new Set()));
-      s.add(key);
+    const oldDev = this.tracker.getDesired(key)?.dev;
+    if (oldDev !== route.dev) {
+      if (oldDev !== undefined) this.keysByDev.get(oldDev)?.delete(key);
+      if (route.dev !== undefined) {
+        let s = this.keysByDev.get(route.dev);
+        if (!s) this.keysByDev.set(route.dev, (s = new Set()));
+        s.add(key);
+      }
     }
-    this.offerWanted(key, w);
+    this.tracker.setDesired(key, route);
   }
 
   deleteRoute(dst: string, table = RT_TABLE_MAIN): void {
     const key = routeKey(table, canonicalCidr(dst));
-    const old = this.wanted.get(key);
+    const old = this.tracker.getDesired(key);
     if (!old) return;
-    this.wanted.delete(key);
-    if (old.route.dev !== undefined) this.keysByDev.get(old.route.dev)?.delete(key);
+    if (old.dev !== undefined) this.keysByDev.get(old.dev)?.delete(key);
     this.tracker.deleteDesired(key);
   }
 
@@ -159,7 +163,7 @@ export class RouteReconciler {
       this.setRoute(r);
       fresh.add(routeKey(r.table ?? RT_TABLE_MAIN, canonicalCidr(r.dst)));
     }
-    for (const [key, w] of [...this.wanted]) if (!fresh.has(key)) this.deleteRoute(w.route.dst, w.route.table);
+    for (const [key, w] of [...this.tracker.desiredEntries()]) if (!fresh.has(key)) this.deleteRoute(w.dst, w.table);
   }
 
   /**
@@ -168,7 +172,6 @@ export class RouteReconciler {
    * came back with a new ifindex is a new device: the kernel dropped the old one's routes.
    */
   setInterfaces(links: Iterable<{ name: string; index: number; up: boolean }>): void {
-    const firstListing = !this.linksKnown;
     this.linksKnown = true;
     const seen = new Set<string>();
     for (const l of links) {
@@ -176,36 +179,19 @@ export class RouteReconciler {
       const oldIndex = this.ifindex.get(l.name);
       if (oldIndex !== undefined && oldIndex !== l.index) for (const key of this.keysByDev.get(l.name) ?? []) this.tracker.deleteActual(key);
       this.ifindex.set(l.name, l.index);
-      const wasUp = this.upIfaces.has(l.name);
       if (l.up) this.upIfaces.add(l.name);
       else this.upIfaces.delete(l.name);
-      // Before the first listing every interface counted as up (see isUp); re-offer what changed.
-      if (l.up !== (firstListing || wasUp)) for (const key of this.keysByDev.get(l.name) ?? []) this.offer(key);
     }
     for (const name of [...this.ifindex.keys()]) {
       if (seen.has(name)) continue;
       this.ifindex.delete(name);
-      if (this.upIfaces.delete(name)) for (const key of this.keysByDev.get(name) ?? []) this.offer(key);
+      this.upIfaces.delete(name);
     }
-    if (firstListing) for (const [dev, keys] of this.keysByDev) if (!seen.has(dev)) for (const key of keys) this.offer(key);
   }
 
-  /**
-   * Until the driver's first link listing nothing is known, and routes are assumed deliverable:
-   * the listing then withdraws the few whose interface is missing or down, instead of 100,000
-   * routes being re-offered when their interface turns out to be up.
-   */
+  /** Until the driver's first link listing nothing is known; it always lists before applying. */
   private isUp(dev: string): boolean {
     return !this.linksKnown || this.upIfaces.has(dev);
-  }
-
-  private offer(key: string): void {
-    this.offerWanted(key, this.wanted.get(key));
-  }
-
-  private offerWanted(key: string, w: { route: KernelRoute } | undefined): void {
-    if (w && (w.route.dev === undefined || this.isUp(w.route.dev))) this.tracker.setDesired(key, w.route);
-    else this.tracker.deleteDesired(key);
   }
 
   /** Reads our routes back from the kernel. Returns how many had drifted from an in-sync state. */
@@ -233,20 +219,23 @@ export class RouteReconciler {
     return this.tracker.replaceAllActual(owned);
   }
 
+  /** Nothing to do but wait for interfaces. */
   get inSync(): boolean {
-    return this.tracker.inSync && this.strays.length === 0;
-  }
-
-  get pendingCount(): number {
-    return this.tracker.pendingUpdateCount + this.tracker.pendingDeletionCount + this.strays.length;
+    if (this.strays.length > 0 || this.tracker.pendingDeletionCount > 0) return false;
+    for (const [, want] of this.tracker.pendingUpdates()) if (want.dev === undefined || this.isUp(want.dev)) return false;
+    for (const [dev, keys] of this.keysByDev) if (!this.isUp(dev)) for (const k of keys) if (this.tracker.getActual(k)) return false;
+    return true;
   }
 
   /** Desired routes per class that the kernel holds (for `tortie_routes_programmed`). */
   programmedByClass(): Map<RouteClass, number> {
     const counts = new Map<RouteClass, number>(ROUTE_CLASSES.map((c) => [c, 0]));
-    for (const [key, w] of this.wanted) {
+    for (const [key, w] of this.tracker.desiredEntries()) {
       const a = this.tracker.getActual(key);
-      if (a !== undefined && routesEqual(a, w.route)) counts.set(w.cls, (counts.get(w.cls) ?? 0) + 1);
+      if (a !== undefined && (a === w || routesEqual(a, w))) {
+        const cls = (w as WantedRoute).cls;
+        counts.set(cls, (counts.get(cls) ?? 0) + 1);
+      }
     }
     return counts;
   }
@@ -263,7 +252,23 @@ export class RouteReconciler {
       ops.push({ op: 'delete', route: actual });
       keys.push(key);
     }
+    // Routes through an interface that went down (carrier lost: the kernel keeps them, marked
+    // linkdown) are removed; they stay desired and come back when the interface does.
+    for (const [dev, devKeys] of this.keysByDev) {
+      if (this.isUp(dev)) continue;
+      for (const key of devKeys) {
+        const actual = this.tracker.getActual(key);
+        if (actual === undefined) continue;
+        ops.push({ op: 'delete', route: actual });
+        keys.push(key);
+      }
+    }
+    let waiting = 0;
     for (const [key, want] of this.tracker.pendingUpdates()) {
+      if (want.dev !== undefined && !this.isUp(want.dev)) {
+        waiting++;
+        continue;
+      }
       const actual = this.tracker.getActual(key);
       // `replace` matches on (table, dst, tos, metric): a metric change would add a second route.
       if (actual !== undefined && actual.metric !== want.metric) {
@@ -273,7 +278,6 @@ export class RouteReconciler {
       ops.push({ op: 'replace', route: want });
       keys.push(key);
     }
-    const waiting = this.wanted.size - this.tracker.desiredSize;
     if (ops.length === 0) return { writes: 0, failures: 0, waiting, errors: [] };
     // Book the writes as done while the kernel works through them (the batch runs in another
     // process, mostly in the kernel; this bookkeeping is ~0.1 s of JS at 100,000 routes), then
