@@ -40,6 +40,7 @@ test('every corpus message gets the right NOTIFICATION or a treat-as-withdraw, o
         { address: ebgpSrc, asNumber: CORPUS_PEER_AS, passive: true },
         { address: ibgpSrc, asNumber: CORPUS_IBGP_AS, passive: true },
       ],
+      extra: { metrics: { address: '127.0.0.1', port: 9199 } },
     }),
   );
   try {
@@ -88,8 +89,13 @@ test('every corpus message gets the right NOTIFICATION or a treat-as-withdraw, o
     assert.equal(p.state, 'Established');
     assert.equal(p.flaps, 0);
     assert.match(await b1.birdc('show protocols'), /tortie\s+BGP\s+master\s+up/);
-    const metrics = (await controlCall<{ peers: PeerStatus[] }>(sp.control, 'bgp.peers')).peers;
-    assert.ok(metrics.length === 3);
+    // The metrics count what happened, per peer and per action/code.
+    const prom = (await run(['ip', 'netns', 'exec', lab.ns('t'), 'curl', '-sf', 'http://127.0.0.1:9199/metrics'])).stdout;
+    assert.match(prom, new RegExp(`tortie_bgp_malformed_updates_total\\{peer="${ebgpSrc.replaceAll('.', '\\.')}",action="treat-as-withdraw"\\} [1-9]`));
+    assert.match(prom, new RegExp(`tortie_bgp_notifications_sent_total\\{peer="${ebgpSrc.replaceAll('.', '\\.')}",code="2",subcode="2"\\} [1-9]`));
+    assert.match(prom, new RegExp(`tortie_bgp_peer_up\\{peer="${lab.v4('b1').replaceAll('.', '\\.')}"\\} 1`));
+    assert.match(prom, /tortie_bgp_updates_received_total\{peer="[^"]+"\} [1-9]/);
+    assert.match(prom, /tortie_bgp_peer_prefixes_received\{peer="198\.18\.100\.2",afi="ipv4"\} 1/);
   } finally {
     await sp.stop('SIGINT');
     await b1.stop();
