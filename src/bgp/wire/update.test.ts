@@ -223,3 +223,32 @@ test('parseIpv6 accepts exactly what node:net isIPv6 accepts (random strings)', 
   for (const s of ['::', '::1', '1::', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:1.2.3.4', '::ffff:10.0.0.1', 'fe80::1:2']) assert.ok(parseIpv6(s, buf, 0), s);
   for (const s of [':', ':1', '1:', '1:::2', '1::2::3', '1:2:3:4:5:6:7:8:9', '12345::', '1:2:3:4:5:6:7:1.2.3.4', '::1.2.3']) assert.ok(!parseIpv6(s, buf, 0), s);
 });
+
+test('add-path IPv4: packUpdates / packWithdrawals carry path ids, decode gives them back', () => {
+  const opts: CodecOptions = { ...NEW, addPathSend: new Set(['1/1']), addPathReceive: new Set(['1/1']) };
+  const prefixes = Array.from({ length: 2000 }, (_, i) => ({ prefix: `10.${i >> 8}.${i & 255}.0/24`, pathId: i + 1 }));
+  const attrs: PathAttributes = { origin: 0, asPath: [{ type: AsPathSegmentType.AsSequence, asns: [65001] }], nextHop: '10.0.0.1' };
+  const msgs = packUpdates(attrs, prefixes, opts, { afi: 1 });
+  // Each /24 with a path id is 4 + 1 + 3 bytes.
+  assert.equal(msgs.length, Math.ceil(2000 / Math.floor((4096 - 23 - (4 + 9 + 7)) / 8)));
+  assert.deepEqual(msgs.flatMap((m) => decodeUpdate(m, opts).nlri), prefixes);
+  const w = packWithdrawals(prefixes, opts, { afi: 1 });
+  assert.deepEqual(w.flatMap((m) => decodeUpdate(m, opts).withdrawn), prefixes);
+  // Without add-path negotiated the same bytes are garbage NLRI, not silently misread path ids.
+  assert.throws(() => decodeUpdate(msgs[0]!, NEW));
+});
+
+test('extended messages: a 65535-byte UPDATE frames across chunk splits and decodes', async () => {
+  const { Framer } = await import('./framer.js');
+  const opts: CodecOptions = { ...NEW, extendedMessages: true };
+  const prefixes = Array.from({ length: 20000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+  const msgs = packUpdates({ origin: 0, asPath: [], nextHop: '10.0.0.1' }, prefixes, opts, { afi: 1 });
+  assert.ok(msgs[0]!.length > 65000 && msgs[0]!.length <= 65535);
+  const stream = Uint8Array.from(msgs.flatMap((m) => [...m]));
+  for (const cut of [1, 18, 19, 4096, 65534, 65535, 65536, stream.length - 1]) {
+    const f = new Framer({ extendedMessages: true });
+    const got = [...f.push(stream.subarray(0, cut)), ...f.push(stream.subarray(cut))];
+    assert.deepEqual(got.flatMap((m) => decodeUpdate(m, opts).nlri.map((n) => n.prefix)), prefixes, `cut at ${cut}`);
+  }
+  assert.throws(() => new Framer().push(msgs[0]!), /bad length/, 'without extended messages the same UPDATE is a header error');
+});
