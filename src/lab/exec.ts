@@ -202,17 +202,20 @@ export class StopWaiting extends Error {
  * that throws counts as "not yet" (its last error is reported on timeout), except StopWaiting,
  * which ends the wait immediately.
  */
+/** What a truthy check result can be: `cond && value` checks resolve to the value's type. */
+export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
+
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   opts: { timeoutMs: number; intervalMs?: number; what: string },
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 100;
   let lastError: unknown;
   for (;;) {
     try {
       const v = await check();
-      if (v) return v as NonNullable<T>;
+      if (v) return v as Truthy<T>;
     } catch (e) {
       if (e instanceof StopWaiting) throw e;
       lastError = e;
