@@ -13,6 +13,7 @@
  *   `delete` (Calico treats an update that fails validation as a deletion).
  */
 import { validateResource, type Problem, type Resource } from './model/index.js';
+import { internTree } from './intern.js';
 import { isNotNewer } from './revision.js';
 import type { Update } from './syncer.js';
 import type { BackendEvent, BackendItem } from './types.js';
@@ -85,10 +86,12 @@ export class ScopeState {
     const inv = this.invalid.get(item.key);
     if (inv !== undefined && isNotNewer(item.revision, inv)) return;
 
+    // Read `value` once: a backend may decode it on each access (etcd's lazy list items).
+    const value = item.value;
     const judged: { ok: true; resource: Resource } | { ok: false; problems: readonly Problem[] } =
-      item.value === undefined
+      value === undefined
         ? { ok: false, problems: [{ path: '(value)', message: item.decodeError ?? 'no value' }] }
-        : validateResource(item.kind, item.value);
+        : validateResource(item.kind, value);
     if (!judged.ok) {
       this.invalid.set(item.key, item.revision);
       this.onInvalid(item, judged.problems, cur !== undefined);
@@ -99,6 +102,7 @@ export class ScopeState {
       return;
     }
     this.invalid.delete(item.key);
+    internTree(judged.resource);
     this.emitted.set(item.key, { revision: item.revision, value: judged.resource });
     out.push({ type: cur ? 'update' : 'add', kind: item.kind, key: item.key, value: judged.resource, revision: item.revision });
   }
