@@ -356,7 +356,17 @@ test('replaceAllRoutes drops routes no longer wanted', async () => {
   assert.deepEqual(k.routeList().map((r) => r.dst), ['10.65.0.0/26']);
 });
 
-test('a route in a table we do not own is refused with a clear error', () => {
-  const { dp } = setup();
-  assert.throws(() => dp.setRoute({ ...BLOCK, table: 100 }), /table 100 is not owned/);
+test('invalid desired state is refused, logged and counted; the rest keeps working', async () => {
+  const { k, dp, reg } = setup();
+  assert.equal(dp.setRoute({ ...BLOCK, table: 100 }), false);
+  assert.equal(dp.setRoute({ class: 'workload', dst: '10.65.0.300/32', dev: 'cali1' }), false);
+  assert.equal(dp.setRoute({ class: 'vxlan', dst: '2001:db8::/64', gateway: 'fe80::1', dev: 'vxlan.calico' }), false, 'IPv6 not enabled');
+  assert.equal(dp.setVtep({ ...VTEP, mac: 'not-a-mac' }), false);
+  assert.equal(dp.replaceAllRoutes([BLOCK, { class: 'workload', dst: 'bogus', dev: 'x' }]), true);
+  assert.equal(await metric(reg, 'tortie_dataplane_invalid_updates_total', { kind: 'route' }), 4);
+  assert.equal(await metric(reg, 'tortie_dataplane_invalid_updates_total', { kind: 'vtep' }), 1);
+  dp.setDatastoreInSync(true);
+  const r = await dp.applyNow();
+  assert.equal(r.ok, true);
+  assert.deepEqual(k.routeList().map((x) => x.dst), ['10.65.0.0/26']);
 });

@@ -138,38 +138,58 @@ export class Dataplane {
   }
 
   // ---- desired state: these only queue work and wake the loop ----
+  // Each returns false (and logs and counts) instead of throwing when the input is invalid: a
+  // bad resource must not stop the rest of the dataplane.
 
-  setRoute(r: DesiredRoute): void {
-    this.routes.setRoute(r);
-    this.kick();
+  setRoute(r: DesiredRoute): boolean {
+    return this.queue('route', r, () => this.routes.setRoute(r));
   }
-  deleteRoute(dst: string, table?: number): void {
-    this.routes.deleteRoute(dst, table);
-    this.kick();
+  deleteRoute(dst: string, table?: number): boolean {
+    return this.queue('route', { dst, table }, () => this.routes.deleteRoute(dst, table));
   }
-  replaceAllRoutes(routes: Iterable<DesiredRoute>): void {
-    this.routes.replaceAllRoutes(routes);
-    this.kick();
+  replaceAllRoutes(routes: Iterable<DesiredRoute>): boolean {
+    // Validated one by one so one bad route does not drop the others.
+    const good: DesiredRoute[] = [];
+    for (const r of routes) {
+      try {
+        this.routes.toKernel(r);
+        good.push(r);
+      } catch (e) {
+        this.reject('route', r, e);
+      }
+    }
+    return this.queue('route', { count: good.length }, () => this.routes.replaceAllRoutes(good));
   }
-  setVxlanDevice(spec: VxlanDeviceSpec | undefined, name?: string): void {
-    this.links.setVxlanDevice(spec, name);
-    this.kick();
+  setVxlanDevice(spec: VxlanDeviceSpec | undefined, name?: string): boolean {
+    return this.queue('vxlan-device', spec, () => this.links.setVxlanDevice(spec, name));
   }
-  setIpipDevice(spec: IpipDeviceSpec | undefined): void {
-    this.links.setIpipDevice(spec);
-    this.kick();
+  setIpipDevice(spec: IpipDeviceSpec | undefined): boolean {
+    return this.queue('ipip-device', spec, () => this.links.setIpipDevice(spec));
   }
-  setVtep(v: RemoteVtep): void {
-    this.neigh.setVtep(v);
-    this.kick();
+  setVtep(v: RemoteVtep): boolean {
+    return this.queue('vtep', v, () => this.neigh.setVtep(v));
   }
-  deleteVtep(node: string): void {
-    this.neigh.deleteVtep(node);
-    this.kick();
+  deleteVtep(node: string): boolean {
+    return this.queue('vtep', { node }, () => this.neigh.deleteVtep(node));
   }
-  replaceAllVteps(v: Iterable<RemoteVtep>): void {
-    this.neigh.replaceAllVteps(v);
+  replaceAllVteps(vteps: Iterable<RemoteVtep>): boolean {
+    return this.queue('vtep', { replaceAll: true }, () => this.neigh.replaceAllVteps(vteps));
+  }
+
+  private queue(kind: string, input: unknown, fn: () => void): boolean {
+    try {
+      fn();
+    } catch (e) {
+      this.reject(kind, input, e);
+      return false;
+    }
     this.kick();
+    return true;
+  }
+
+  private reject(kind: string, input: unknown, e: unknown): void {
+    this.metrics?.invalidUpdates.inc({ kind });
+    this.log.error({ kind, input, err: errorMessage(e) }, 'invalid desired state ignored (a calc-layer bug or bad resource); the rest of the dataplane is unaffected');
   }
 
   /** The agent sets this when the syncer reports InSync; nothing is written before. */

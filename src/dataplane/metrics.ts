@@ -11,6 +11,7 @@ export interface DataplaneMetrics {
   routesProgrammed: Gauge<'class'>;
   repairs: Counter<'kind'>;
   ipipAvailable: Gauge;
+  invalidUpdates: Counter<'kind'>;
 }
 
 export function createDataplaneMetrics(registry: Registry): DataplaneMetrics {
@@ -21,6 +22,7 @@ export function createDataplaneMetrics(registry: Registry): DataplaneMetrics {
     routeListTime: new Summary({ name: 'felix_route_table_list_seconds', help: 'Time taken to list all the routes during a resync.', registers }),
     routesProgrammed: new Gauge({ name: 'tortie_routes_programmed', help: 'Desired routes the kernel holds, by route class.', labelNames: ['class'], registers }),
     repairs: new Counter({ name: 'tortie_dataplane_repairs_total', help: 'Kernel state found changed behind our back and repaired, by kind (route, link, neigh, fdb, sysctl).', labelNames: ['kind'], registers }),
+    invalidUpdates: new Counter({ name: 'tortie_dataplane_invalid_updates_total', help: 'Desired-state updates refused as invalid (bad CIDR, unowned table, ...), by kind.', labelNames: ['kind'], registers }),
     ipipAvailable: new Gauge({ name: 'tortie_ipip_available', help: '1 if the kernel can create the tunl0 ipip device, 0 if not (no ipip module), -1 until tunl0 is wanted.', registers }),
   };
 }

@@ -101,6 +101,7 @@ export class RouteReconciler {
     const dst = canonicalCidr(r.dst);
     const table = r.table ?? RT_TABLE_MAIN;
     if (!this.tables.has(table)) throw new Error(`route ${dst}: table ${table} is not owned by the route reconciler (owned: ${[...this.tables].join(', ')})`);
+    if (!this.families.includes(familyOf(dst))) throw new Error(`route ${dst}: IPv${familyOf(dst)} routes are not enabled (families: ${this.families.join(', ')})`);
     const type = r.type ?? 'unicast';
     const protocol = r.class === 'workload' ? this.protocols.device : r.class === 'bgp' ? this.protocols.bgp : this.protocols.felix;
     if (type === 'unicast' && r.dev === undefined && r.gateway === undefined) throw new Error(`route ${dst}: a unicast route needs a device or a gateway`);
