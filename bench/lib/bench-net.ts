@@ -1,0 +1,135 @@
+/**
+ * The benchmark's private test bed: two network namespaces `tt-bench-<pid>-snd` and
+ * `tt-bench-<pid>-rcv` joined by one veth pair (198.18.200.1/24 ↔ 198.18.200.2/24, addresses
+ * that exist only inside them), daemons started inside them with their output in log files, and
+ * cleanup of everything we made. Namespaces left by a crashed earlier run are removed only when
+ * the pid in their name is dead, so a concurrent run is never touched.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pidExists, run } from '../../src/lab/exec.js';
+import { netnsAdd, netnsDelete, netnsList } from '../../src/lab/netns.js';
+
+export const NS_PREFIX = `tt-bench-${process.pid}`;
+export const SENDER_ADDR = '198.18.200.1';
+export const RECEIVER_ADDR = '198.18.200.2';
+
+/** How long a daemon gets to exit on SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 5_000;
+
+export interface Daemon {
+  name: string;
+  /** The daemon's own pid (`ip netns exec` execs it, so this is not a wrapper). */
+  pid: number;
+  log: string;
+  child: ChildProcess;
+  exited: Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function requireRoot(tools: string[]): void {
+  if (process.getuid?.() !== 0) throw new Error('the BGP benchmark needs root (it creates network namespaces); run it with sudo');
+  for (const t of tools) {
+    if (!['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/bin'].some((d) => existsSync(join(d, t)))) {
+      throw new Error(`${t} is not installed (make deps installs it)`);
+    }
+  }
+}
+
+/** Deletes tt-bench-<pid>-* namespaces whose creating process is gone. */
+export async function sweepStale(): Promise<void> {
+  for (const ns of netnsList()) {
+    const m = /^tt-bench-(\d+)-/.exec(ns);
+    if (m && Number(m[1]) !== process.pid && !pidExists(Number(m[1]))) await netnsDelete(ns);
+  }
+}
+
+/**
+ * The argv that runs a TypeScript entry point of this repository: the compiled `.js` next to us
+ * when the benchmark itself runs compiled (`make bench-bgp`), else the `.ts` through tsx.
+ */
+export function entryCommand(relFromRepo: string): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const compiled = import.meta.url.endsWith('.js');
+  // bench/lib → repository (or build output) root.
+  const root = join(here, '..', '..');
+  if (compiled) return [process.execPath, join(root, relFromRepo.replace(/\.ts$/, '.js'))];
+  return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, relFromRepo)];
+}
+
+export class BenchNet {
+  readonly dir = mkdtempSync(join(tmpdir(), 'tt-bench-'));
+  readonly sender = `${NS_PREFIX}-snd`;
+  readonly receiver = `${NS_PREFIX}-rcv`;
+  private readonly daemons: Daemon[] = [];
+
+  async up(): Promise<void> {
+    await sweepStale();
+    await netnsAdd(this.sender);
+    await netnsAdd(this.receiver);
+    await run(['ip', 'link', 'add', 'eth0', 'netns', this.sender, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.receiver]);
+    for (const [ns, addr] of [
+      [this.sender, SENDER_ADDR],
+      [this.receiver, RECEIVER_ADDR],
+    ] as const) {
+      await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+      await run(['ip', '-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
+      await run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+    }
+  }
+
+  spawnIn(ns: string, name: string, argv: string[]): Daemon {
+    const log = join(this.dir, `${name}.log`);
+    const fd = openSync(log, 'a');
+    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const d: Daemon = {
+      name,
+      pid: child.pid!,
+      log,
+      child,
+      exited,
+      stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill(signal);
+        const t = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(t);
+      },
+    };
+    this.daemons.push(d);
+    return d;
+  }
+
+  logTail(d: Daemon, lines = 15): string {
+    if (!existsSync(d.log)) return '';
+    return readFileSync(d.log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  }
+
+  async down(): Promise<void> {
+    for (const d of this.daemons.reverse()) await d.stop('SIGKILL').catch(() => undefined);
+    await netnsDelete(this.sender);
+    await netnsDelete(this.receiver);
+    if (!process.env.TORTIE_KEEP_BENCH_LOGS) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Peak resident set size of a live process in MiB (VmHWM), or undefined once it is gone. */
+export function peakRssMiB(pid: number): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The i-th /30 of 10.0.0.0/8 onwards: the benchmark's synthetic table. */
+export function slash30(i: number): string {
+  const n = 0x0a000000 + i * 4;
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/30`;
+}
