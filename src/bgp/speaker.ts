@@ -24,6 +24,7 @@ import { BgpMetrics } from './metrics.js';
 import { parsePeerConfig, type PeerConfigInput, type SpeakerPeerConfig } from './config.js';
 import { Peer, type PeerStatus } from './speaker/peer.js';
 import type { Clock } from './fsm/clock.js';
+import { fdOf, loadTcpMd5, requireTcpMd5 } from './fsm/md5.js';
 
 export type { PeerStatus } from './speaker/peer.js';
 export type { BestChange, BestPath, PrefixView, PathView, BestPathReason } from './rib/index.js';
@@ -146,12 +147,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     const cfg = parsePeerConfig(input);
     const key = normalizeAddr(cfg.address);
     if (this.peersByAddr.has(key)) throw new UserError(`peer ${cfg.address} already exists; use updatePeer`);
-    if (cfg.password) {
-      throw new UserError(
-        `peer ${cfg.address}: TCP MD5 authentication (password) is not supported by tortie's speaker yet (see docs/bgp.md); remove the password on both sides or keep BIRD for this peer`,
-        { code: 'E_MD5_UNSUPPORTED' },
-      );
-    }
+    if (cfg.password) requireTcpMd5(key);
     const peer = new Peer({ ...cfg, address: key }, {
       localAs: this.opts.asNumber,
       routerId: this.opts.routerId,
@@ -163,6 +159,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     });
     peer.fsm.on('state', () => this.emit('peer-state', peer.status()));
     this.peersByAddr.set(key, peer);
+    this.setListenerKey(key, cfg.password);
     this.metrics.peerUp.set({ peer: key }, 0);
     this.log.info({ peer: key, asNumber: cfg.asNumber, passive: cfg.passive }, 'peer added');
     if (this.started) peer.start();
@@ -174,7 +171,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     const key = normalizeAddr(cfg.address);
     const peer = this.peersByAddr.get(key);
     if (!peer) throw new UserError(`peer ${cfg.address} does not exist; use addPeer`);
-    if (cfg.password) throw new UserError(`peer ${cfg.address}: TCP MD5 authentication (password) is not supported yet (see docs/bgp.md)`, { code: 'E_MD5_UNSUPPORTED' });
+    if (cfg.password) requireTcpMd5(key);
     const next: SpeakerPeerConfig = { ...cfg, address: key };
     const old = peer.config;
     const sessionChanged = SESSION_FIELDS.some((f) => JSON.stringify(old[f]) !== JSON.stringify(next[f]));
@@ -185,6 +182,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
       return;
     }
     if (sessionChanged) {
+      if (old.password !== next.password) this.setListenerKey(key, next.password);
       this.log.info({ peer: key }, 'peer config changed: resetting the session');
       peer.resetWith(next);
     } else if (JSON.stringify(old) !== JSON.stringify(next)) {
@@ -198,6 +196,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     const peer = this.peersByAddr.get(key);
     if (!peer) return;
     this.peersByAddr.delete(key);
+    if (peer.config.password) this.setListenerKey(key, undefined);
     peer.remove();
     this.log.info({ peer: key }, 'peer removed');
   }
@@ -265,7 +264,22 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
       srv.listen({ host: l.address, port: l.port }, () => resolve());
     });
     this.server = srv;
+    for (const p of this.peersByAddr.values()) if (p.config.password) this.setListenerKey(p.id, p.config.password);
     this.log.info({ address: l.address, port: l.port }, 'BGP listening');
+  }
+
+  /**
+   * TCP MD5 key for a peer on the listening socket (accepted connections inherit it); an empty
+   * key removes it. Without a listener (not started yet) the keys are set in listen().
+   */
+  private setListenerKey(peer: string, password: string | undefined): void {
+    if (!this.server) return;
+    if (!password && !loadTcpMd5()) return;
+    try {
+      requireTcpMd5(peer).setMd5(fdOf(this.server), peer, password ?? '');
+    } catch (e) {
+      this.log.error({ peer, err: errorMessage(e) }, 'cannot set the TCP MD5 key on the BGP listener; connections from this peer will fail');
+    }
   }
 
   private accept(socket: net.Socket): void {

@@ -21,6 +21,7 @@ import {
   type CodecOptions,
 } from '../wire/index.js';
 import type { FsmConnection, FsmInput, NotificationInfo } from './types.js';
+import { requireTcpMd5 } from './md5.js';
 
 /** One message to bytes with the session's negotiated options. */
 export function encodeMessage(msg: BgpMessage, opts: CodecOptions): Uint8Array {
@@ -72,7 +73,14 @@ export interface DialOptions {
   host: string;
   port: number;
   localAddress?: string;
+  /** TCP MD5 key (RFC 2385): the connect then goes through the native addon. */
+  password?: string;
+  /** Give up connecting after this long (the FSM's connect-retry time). */
+  timeoutMs?: number;
 }
+
+/** Bound on a signed connect when the caller gives none (Calico: connect retry time 5 s). */
+const DEFAULT_SIGNED_CONNECT_TIMEOUT_MS = 5_000;
 
 export class TcpConnection implements FsmConnection {
   private opts: CodecOptions = DEFAULT_CODEC_OPTIONS;
@@ -84,13 +92,26 @@ export class TcpConnection implements FsmConnection {
   private lastError: string | undefined;
   private connected: boolean;
 
+  /** Undefined only while an MD5-signed connect is in progress in the addon. */
+  private sock: net.Socket | undefined;
+
   constructor(
-    readonly socket: net.Socket,
+    socket: net.Socket | undefined,
     readonly outgoing: boolean,
     private readonly deliver: Deliver,
     connected = true,
   ) {
     this.connected = connected;
+    if (socket) this.attach(socket);
+  }
+
+  get socket(): net.Socket {
+    if (!this.sock) throw new Error('connection has no socket yet');
+    return this.sock;
+  }
+
+  private attach(socket: net.Socket): void {
+    this.sock = socket;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
@@ -112,6 +133,7 @@ export class TcpConnection implements FsmConnection {
 
   /** Starts an outgoing connection; the FSM learns the outcome through `deliver`. */
   static dial(o: DialOptions, deliver: Deliver): TcpConnection {
+    if (o.password) return TcpConnection.dialSigned(o, deliver);
     const socket = new net.Socket();
     const conn = new TcpConnection(socket, true, deliver, false);
     socket.once('connect', () => {
@@ -122,15 +144,43 @@ export class TcpConnection implements FsmConnection {
     return conn;
   }
 
+  /**
+   * Outgoing connection with a TCP MD5 key: the addon creates the socket, sets the key, binds
+   * and connects on the thread pool, and hands back a connected fd that node:net adopts.
+   */
+  private static dialSigned(o: DialOptions, deliver: Deliver): TcpConnection {
+    const conn = new TcpConnection(undefined, true, deliver, false);
+    const addon = requireTcpMd5(o.host);
+    addon
+      .connect(o.host, o.port, o.localAddress ?? '', o.password!, 0, o.timeoutMs ?? DEFAULT_SIGNED_CONNECT_TIMEOUT_MS)
+      .then((fd) => {
+        const socket = new net.Socket({ fd, readable: true, writable: true });
+        if (conn.closed) {
+          socket.destroy();
+          return;
+        }
+        conn.connected = true;
+        conn.attach(socket);
+        deliver({ kind: 'tcp-connected', conn });
+      })
+      .catch((e: NodeJS.ErrnoException & { errno?: number }) => {
+        if (conn.closed) return;
+        conn.closed = true;
+        const text = /ECONNREFUSED|Connection refused/.test(e.message) ? 'Connection refused' : e.message;
+        deliver({ kind: 'tcp-failed', conn, error: text });
+      });
+    return conn;
+  }
+
   get remoteAddress(): string {
-    return (this.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    return (this.sock?.remoteAddress ?? '').replace(/^::ffff:/, '');
   }
   get localAddress(): string {
-    return (this.socket.localAddress ?? '').replace(/^::ffff:/, '');
+    return (this.sock?.localAddress ?? '').replace(/^::ffff:/, '');
   }
   /** Bytes queued in the socket's write buffer. */
   get writeBuffered(): number {
-    return this.socket.writableLength;
+    return this.sock?.writableLength ?? 0;
   }
 
   setCodecOptions(opts: CodecOptions): void {
@@ -139,21 +189,22 @@ export class TcpConnection implements FsmConnection {
   }
 
   send(msg: BgpMessage): boolean {
-    if (this.closed || this.socket.destroyed) return false;
-    return this.socket.write(encodeMessage(msg, this.opts));
+    if (this.closed || !this.sock || this.sock.destroyed) return false;
+    return this.sock.write(encodeMessage(msg, this.opts));
   }
 
   /** Writes already-encoded messages (UPDATE batches from the encoder). */
   sendBytes(bytes: Uint8Array): boolean {
-    if (this.closed || this.socket.destroyed) return false;
-    return this.socket.write(bytes);
+    if (this.closed || !this.sock || this.sock.destroyed) return false;
+    return this.sock.write(bytes);
   }
 
   close(notification?: NotificationInfo): void {
     if (this.closed) return;
     this.closed = true;
     this.backlog = [];
-    const s = this.socket;
+    const s = this.sock;
+    if (!s) return;
     if (notification && this.connected && !s.destroyed) {
       s.end(encodeMessage({ type: MessageType.Notification, ...notification }, this.opts));
       const t = setTimeout(() => s.destroy(), CLOSE_FLUSH_MS);

@@ -33,6 +33,8 @@ const EXPORT_BATCH_PREFIXES = 2_000;
  * back, paths it has not re-announced by then (and no End-of-RIB came) are removed.
  */
 const STALE_PATH_TIME_MS = 360_000;
+/** A connect attempt is abandoned after Calico's `connect retry time` (5 s). */
+const DIAL_TIMEOUT_MS = 5_000;
 
 export interface PeerContext {
   localAs: number;
@@ -102,7 +104,16 @@ export class Peer {
       clock: this.clock,
       logger: ctx.logger,
       dial: (deliver) =>
-        TcpConnection.dial({ host: cfg.address, port: this.cfg.port, ...(this.cfg.localAddress ? { localAddress: this.cfg.localAddress } : {}) }, deliver),
+        TcpConnection.dial(
+          {
+            host: this.cfg.address,
+            port: this.cfg.port,
+            ...(this.cfg.localAddress ? { localAddress: this.cfg.localAddress } : {}),
+            ...(this.cfg.password ? { password: this.cfg.password } : {}),
+            timeoutMs: DIAL_TIMEOUT_MS,
+          },
+          deliver,
+        ),
     });
     ctx.rib.addPeer(this.id, this.ribConfig());
     this.wire();

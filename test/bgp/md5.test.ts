@@ -1,0 +1,57 @@
+/**
+ * TCP MD5 (RFC 2385) against BIRD 1.6 `password "..."`: tortie dialing (key set by the native
+ * addon before the SYN) and tortie accepting (key on the listening socket), plus a wrong key,
+ * which must never establish. Needs native/tcpmd5 built (`make build`).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { waitFor } from '../../src/lab/exec.js';
+import { controlCall } from '../../src/agent/control.js';
+import { loadTcpMd5 } from '../../src/bgp/fsm/md5.js';
+import { BgpLab, birdConf, requireRoot, speakerYaml } from './lab.js';
+import type { PeerStatus } from '../../src/bgp/speaker.js';
+
+requireRoot();
+if (!loadTcpMd5()) throw new Error('native/tcpmd5 is not built: run make build (node-gyp rebuild in native/tcpmd5)');
+
+const lab = new BgpLab('md5');
+before(async () => lab.up(['t', 'b1', 'b2', 'b3']));
+after(async () => lab.down());
+
+test('MD5-signed sessions with BIRD in both directions; a wrong key never establishes', async () => {
+  const T = lab.v4('t');
+  // b1 passive (tortie dials), b2 active (tortie accepts on a dual-stack '::' listener, so the
+  // key is set for the v4-mapped address), b3 has a different key.
+  const b1 = await lab.bird('b1', birdConf({ routerId: lab.v4('b1'), asn: 64512, statics: ['10.65.1.0/26'], peers: [{ name: 'tortie', address: T, asn: 64512, extra: 'passive on; password "s3cret-one";' }] }));
+  const b2 = await lab.bird('b2', birdConf({ routerId: lab.v4('b2'), asn: 64512, statics: ['10.65.2.0/26'], peers: [{ name: 'tortie', address: T, asn: 64512, extra: 'password "s3cret-two";' }] }));
+  const b3 = await lab.bird('b3', birdConf({ routerId: lab.v4('b3'), asn: 64512, peers: [{ name: 'tortie', address: T, asn: 64512, extra: 'password "not-the-same";' }] }));
+  const sp = lab.tortie(
+    't',
+    speakerYaml({
+      routerId: T,
+      asn: 64512,
+      peers: [
+        { address: lab.v4('b1'), asNumber: 64512, password: 's3cret-one' },
+        { address: lab.v4('b2'), asNumber: 64512, password: 's3cret-two', passive: true },
+        { address: lab.v4('b3'), asNumber: 64512, password: 'wrong-key' },
+      ],
+      announce: [{ prefix: '10.65.0.0/26' }],
+    }),
+  );
+  try {
+    const peers = async (): Promise<PeerStatus[]> => (await controlCall<{ peers: PeerStatus[] }>(sp.control, 'bgp.peers')).peers;
+    await waitFor(async () => (await peers()).filter((p) => p.state === 'Established').length === 2, { timeoutMs: 30_000, what: `b1 and b2 Established with MD5 (log ${sp.log})` });
+    await waitFor(async () => /10\.65\.0\.0\/26/.test(await b1.birdc('show route')), { timeoutMs: 10_000, what: 'b1 has our route' });
+    await waitFor(async () => /10\.65\.0\.0\/26/.test(await b2.birdc('show route')), { timeoutMs: 10_000, what: 'b2 has our route' });
+    // Give the wrong-key pair several connect attempts; it must stay down on both sides.
+    await new Promise((r) => setTimeout(r, 6000));
+    const p3 = (await peers()).find((p) => p.address === lab.v4('b3'))!;
+    assert.notEqual(p3.state, 'Established');
+    assert.doesNotMatch(await b3.birdc('show protocols'), /tortie\s+BGP\s+master\s+up/);
+  } finally {
+    await sp.stop('SIGINT');
+    await b1.stop();
+    await b2.stop();
+    await b3.stop();
+  }
+});
