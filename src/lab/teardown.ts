@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { isRunning, processStartTime, stopProcess } from './exec.js';
-import { NETNS_PREFIX, labNetnsPrefix, labOfNetns, validateLabName } from './names.js';
+import { labNetnsPrefix, labOfNetns, validateLabName } from './names.js';
 import { netnsDelete, netnsExists, netnsList, netnsPids } from './netns.js';
 import { requireRoot } from './root.js';
 import { allStateFiles, indexedStateFile, labDir, ownerAlive, readStateFile, removeLabFiles, stateFile, withLabLock, type LabState } from './state.js';
@@ -37,7 +37,8 @@ export async function teardown(name: string, state: LabState | undefined, dir: s
   const namespaces = [...new Set([...recorded, ...(byPrefix ? netnsList().filter((n) => n.startsWith(prefix)) : [])])];
   // Whatever still runs inside (a test's server in a pod, an agent we lost track of) goes too.
   for (const ns of namespaces) {
-    const pids = await netnsPids(ns);
+    // Never ourselves (e.g. `tortie lab exec x node-1 -- tortie lab down x`).
+    const pids = (await netnsPids(ns)).filter((p) => p !== process.pid && p !== process.ppid);
     await Promise.all(pids.map((p) => stopProcess(p, { graceMs: DOWN_GRACE_MS })));
   }
   // Pods first, then members, the fabric last (reverse of creation).
@@ -59,20 +60,18 @@ export interface LabDownResult {
 export async function labDown(name: string): Promise<LabDownResult> {
   requireRoot();
   validateLabName(name);
+  // The lab may live in another state directory (a test's TORTIE_LAB_DIR): the index knows.
   let file = stateFile(name);
-  let state = readStateFile(file);
-  if (!state) {
+  if (!readStateFile(file)) {
     const indexed = indexedStateFile(name);
-    const s = indexed ? readStateFile(indexed) : undefined;
-    if (s && indexed) {
-      file = indexed;
-      state = s;
-    }
+    if (indexed && readStateFile(indexed)) file = indexed;
   }
   const dir = join(file, '..');
   return withLabLock(
     name,
     async () => {
+      // Read under the lock, so a pod added just before is in the state we tear down.
+      const state = readStateFile(file);
       const existed = !!state || netnsList().some((n) => n.startsWith(labNetnsPrefix(name)));
       await teardown(name, state, dir);
       return { name, existed };
@@ -81,46 +80,63 @@ export async function labDown(name: string): Promise<LabDownResult> {
   );
 }
 
+/** Reads a state file, or undefined if it is missing or unreadable (a sweep moves on). */
+function tryRead(file: string): LabState | undefined {
+  try {
+    return readStateFile(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Tears down one lab found by a sweep, re-reading its state under the lock; false if skipped. */
+async function sweepOne(file: string, keep: (s: LabState) => boolean): Promise<string | undefined> {
+  const first = tryRead(file);
+  if (!first || keep(first)) return undefined;
+  const dir = join(file, '..');
+  return withLabLock(
+    first.name,
+    async () => {
+      const s = tryRead(file);
+      if (!s || keep(s)) return undefined;
+      await teardown(s.name, s, dir);
+      return s.name;
+    },
+    dir,
+  );
+}
+
+/** Runs every sweep step; one lab failing to go does not stop the others, but is reported. */
+async function sweep(steps: (() => Promise<string | undefined>)[]): Promise<string[]> {
+  const done: string[] = [];
+  const errors: string[] = [];
+  for (const step of steps) {
+    try {
+      const name = await step();
+      if (name) done.push(name);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  if (errors.length) throw new Error(`sweep removed ${done.join(', ') || 'nothing'} but failed: ${errors.join('; ')}`);
+  return [...new Set(done)].sort();
+}
+
 /** Tears down every lab whose owner process is gone. Never touches a lab whose owner lives. */
 export async function sweepStale(): Promise<string[]> {
   requireRoot();
-  const swept: string[] = [];
-  for (const file of allStateFiles()) {
-    let s: LabState | undefined;
-    try {
-      s = readStateFile(file);
-    } catch {
-      continue;
-    }
-    if (!s || ownerAlive(s)) continue;
-    await withLabLock(s.name, () => teardown(s.name, s, join(file, '..')), join(file, '..'));
-    swept.push(s.name);
-  }
-  return swept;
+  return sweep(allStateFiles().map((file) => () => sweepOne(file, ownerAlive)));
 }
 
 /** Tears down every lab on the machine: all state files and every namespace named like a lab's. */
 export async function sweepAll(): Promise<string[]> {
   requireRoot();
-  const names = new Set<string>();
-  for (const file of allStateFiles()) {
-    try {
-      const s = readStateFile(file);
-      if (s) {
-        await withLabLock(s.name, () => teardown(s.name, s, join(file, '..')), join(file, '..'));
-        names.add(s.name);
-      }
-    } catch {
-      /* unreadable state file: its namespaces are caught below */
-    }
-  }
-  for (const ns of netnsList()) {
-    const lab = ns.startsWith(NETNS_PREFIX) ? labOfNetns(ns) : undefined;
-    if (lab && netnsExists(ns)) {
-      await teardown(lab, undefined, labDir());
-      names.add(lab);
-    }
-  }
-  return [...names].sort();
+  const fromState = await sweep(allStateFiles().map((file) => () => sweepOne(file, () => false)));
+  // Namespaces no state file accounts for (a state directory that was deleted, say).
+  const orphans = [...new Set(netnsList().map(labOfNetns).filter((l): l is string => !!l))];
+  const fromNetns = await sweep(orphans.map((lab) => async () => {
+    await teardown(lab, undefined, labDir());
+    return lab;
+  }));
+  return [...new Set([...fromState, ...fromNetns])].sort();
 }
-
