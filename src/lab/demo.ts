@@ -22,6 +22,8 @@ export interface DemoContext {
   lab?: LabState;
   /** Leave the lab up afterwards: then it has no owner and only `down` removes it. */
   keep: boolean;
+  /** How long to wait for the agents' /readiness. */
+  readyWaitMs: number;
   out: (line: string) => void;
 }
 
@@ -113,7 +115,7 @@ export const demoSteps: DemoStep[] = [
   {
     title: `Agent health (curl inside each node namespace, port ${AGENT_HEALTH_PORT})`,
     async run(ctx) {
-      const deadline = Date.now() + READY_WAIT_MS;
+      const deadline = Date.now() + ctx.readyWaitMs;
       let bad = 0;
       for (const st of labStatus(ctx.name).nodes) {
         const n = lab(ctx).nodes.find((x) => x.name === st.name)!;
@@ -163,9 +165,9 @@ export const demoSteps: DemoStep[] = [
 ];
 
 /** Runs the demo; resolves with the exit code (0 when every step passed). */
-export async function runDemo(o: { name?: string; keep?: boolean; out?: (s: string) => void } = {}): Promise<number> {
+export async function runDemo(o: { name?: string; keep?: boolean; readyWaitMs?: number; out?: (s: string) => void } = {}): Promise<number> {
   const write = o.out ?? ((s: string) => process.stdout.write(s + '\n'));
-  const ctx: DemoContext = { name: o.name ?? 'demo', keep: !!o.keep, out: (l) => write(indent(l)) };
+  const ctx: DemoContext = { name: o.name ?? 'demo', keep: !!o.keep, readyWaitMs: o.readyWaitMs ?? READY_WAIT_MS, out: (l) => write(indent(l)) };
   let failures = 0;
   let interrupted = false;
   const onSignal = () => {
