@@ -98,7 +98,9 @@ test('nothing is created in the root namespace', async () => {
   const name = labName('root');
   const before = (await run(['ip', '-j', 'link', 'show'])).stdout;
   const routes = (await run(['ip', 'route', 'show', 'table', 'all'])).stdout;
+  const forward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
   await withLab({ name, nodes: 2, birdPeer: true }, async () => {
+    assert.equal(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'), forward, "root namespace's ip_forward changed");
     assert.equal((await run(['ip', '-j', 'link', 'show'])).stdout.split('"ifname"').length, before.split('"ifname"').length);
     const after = (await run(['ip', 'route', 'show', 'table', 'all'])).stdout;
     assert.doesNotMatch(after.replace(routes, ''), /198\.18\.|10\.65\./);
