@@ -370,3 +370,40 @@ test('invalid desired state is refused, logged and counted; the rest keeps worki
   assert.equal(r.ok, true);
   assert.deepEqual(k.routeList().map((x) => x.dst), ['10.65.0.0/26']);
 });
+
+test('an unwanted tunl0 with our address is stripped, a bare fallback tunl0 is left alone', async () => {
+  const { k, dp } = setup();
+  k.addLink('tunl0', { kind: 'ipip', mtu: 1480, addresses: ['10.65.0.1/32'] });
+  dp.setDatastoreInSync(true);
+  await dp.applyNow();
+  assert.deepEqual(k.linkTable.get('tunl0')?.addresses, []);
+  assert.ok(k.linkTable.has('tunl0'), 'the fallback device cannot be deleted and is not');
+  k.writes.length = 0;
+  await dp.applyNow();
+  assert.deepEqual(k.writes, []);
+});
+
+test('a neighbour deleted behind our back is restored after the monitor event', async () => {
+  const { k, dp, reg, clock } = setup();
+  wantAll(dp);
+  dp.start();
+  dp.setDatastoreInSync(true);
+  await clock.advance(0);
+  k.neighTable.clear();
+  dp.onKernelEvent({ kind: 'neigh-deleted', dev: 'vxlan.calico' });
+  await clock.advance(200);
+  assert.equal(k.neighTable.get('vxlan.calico|10.65.1.1')?.mac, '66:00:00:00:00:02');
+  assert.equal(await metric(reg, 'tortie_dataplane_repairs_total', { kind: 'neigh' }), 1);
+  await dp.stop();
+});
+
+test('a VTEP whose MAC changes gets its FDB entry moved, not duplicated', async () => {
+  const { k, dp } = setup();
+  wantAll(dp);
+  dp.setDatastoreInSync(true);
+  await dp.applyNow();
+  dp.setVtep({ ...VTEP, mac: '66:00:00:00:00:03', hostIp: '198.18.0.3' });
+  await dp.applyNow();
+  assert.deepEqual([...k.fdbTable.values()].map((f) => [f.mac, f.dst]), [['66:00:00:00:00:03', '198.18.0.3']]);
+  assert.deepEqual([...k.neighTable.values()].map((n) => [n.ip, n.mac]), [['10.65.1.1', '66:00:00:00:00:03']]);
+});
