@@ -40,6 +40,9 @@ export const MIN_APPLY_INTERVAL_MS = 100;
 /** Retry after a failed pass: starts small (a transient EBUSY), doubles, capped like Felix's 30 s. */
 export const RETRY_BACKOFF_INITIAL_MS = 200;
 export const RETRY_BACKOFF_MAX_MS = 30_000;
+/** Invalid updates logged in full before switching to one log line per REJECT_LOG_EVERY. */
+const REJECT_LOG_FIRST = 10;
+const REJECT_LOG_EVERY = 1000;
 
 export interface DataplaneKernel {
   routes: RouteNetlink;
@@ -115,6 +118,7 @@ export class Dataplane {
   private lastSuccessAt: number | undefined;
   private passStartedAt: number | undefined;
   private readonly idleWaiters: (() => void)[] = [];
+  private rejected = 0;
 
   constructor(opts: DataplaneOptions) {
     this.kernel = opts.kernel;
@@ -148,17 +152,10 @@ export class Dataplane {
     return this.queue('route', { dst, table }, () => this.routes.deleteRoute(dst, table));
   }
   replaceAllRoutes(routes: Iterable<DesiredRoute>): boolean {
-    // Validated one by one so one bad route does not drop the others.
-    const good: DesiredRoute[] = [];
-    for (const r of routes) {
-      try {
-        this.routes.toKernel(r);
-        good.push(r);
-      } catch (e) {
-        this.reject('route', r, e);
-      }
-    }
-    return this.queue('route', { count: good.length }, () => this.routes.replaceAllRoutes(good));
+    // One bad route is refused on its own; the others still replace the desired set.
+    this.routes.replaceAllRoutes(routes, (r, e) => this.reject('route', r, e));
+    this.kick();
+    return true;
   }
   setVxlanDevice(spec: VxlanDeviceSpec | undefined, name?: string): boolean {
     return this.queue('vxlan-device', spec, () => this.links.setVxlanDevice(spec, name));
@@ -189,7 +186,11 @@ export class Dataplane {
 
   private reject(kind: string, input: unknown, e: unknown): void {
     this.metrics?.invalidUpdates.inc({ kind });
-    this.log.error({ kind, input, err: errorMessage(e) }, 'invalid desired state ignored (a calc-layer bug or bad resource); the rest of the dataplane is unaffected');
+    this.rejected++;
+    // A calc bug could send thousands: log the first few, then one in REJECT_LOG_EVERY.
+    if (this.rejected <= REJECT_LOG_FIRST || this.rejected % REJECT_LOG_EVERY === 0) {
+      this.log.error({ kind, input, err: errorMessage(e), rejectedSoFar: this.rejected }, 'invalid desired state ignored (a calc-layer bug or bad resource); the rest of the dataplane is unaffected');
+    }
   }
 
   /** The agent sets this when the syncer reports InSync; nothing is written before. */

@@ -135,6 +135,11 @@ export class RouteReconciler {
   }
 
   setRoute(r: DesiredRoute): void {
+    this.setRouteKey(r);
+  }
+
+  /** setRoute, returning the route's key. */
+  private setRouteKey(r: DesiredRoute): string {
     const route = this.toKernel(r);
     const key = routeKey(route.table, route.dst);
     const oldDev = this.tracker.getDesired(key)?.dev;
@@ -147,6 +152,7 @@ export class RouteReconciler {
       }
     }
     this.tracker.setDesired(key, route);
+    return key;
   }
 
   deleteRoute(dst: string, table = RT_TABLE_MAIN): void {
@@ -157,12 +163,19 @@ export class RouteReconciler {
     this.tracker.deleteDesired(key);
   }
 
-  /** Replaces every desired route (a resync from the calc layer). */
-  replaceAllRoutes(routes: Iterable<DesiredRoute>): void {
+  /**
+   * Replaces every desired route (a resync from the calc layer). An invalid route is handed to
+   * `onInvalid` (or thrown without it) and does not stop the others.
+   */
+  replaceAllRoutes(routes: Iterable<DesiredRoute>, onInvalid?: (r: DesiredRoute, e: unknown) => void): void {
     const fresh = new Set<string>();
     for (const r of routes) {
-      this.setRoute(r);
-      fresh.add(routeKey(r.table ?? RT_TABLE_MAIN, canonicalCidr(r.dst)));
+      try {
+        fresh.add(this.setRouteKey(r));
+      } catch (e) {
+        if (!onInvalid) throw e;
+        onInvalid(r, e);
+      }
     }
     for (const [key, w] of [...this.tracker.desiredEntries()]) if (!fresh.has(key)) this.deleteRoute(w.dst, w.table);
   }
