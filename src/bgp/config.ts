@@ -56,6 +56,8 @@ export const peerSchema = z.strictObject({
   passive: z.boolean().default(false),
   routeReflectorClient: z.boolean().default(false),
   password: z.string().min(1).max(80).optional(),
+  /** GTSM (RFC 5082, Calico BGPPeer ttlSecurity): the peer is at most this many hops away. */
+  ttlSecurity: z.number().int().min(1).max(254).optional(),
   holdTime: holdTime.default(DEFAULT_HOLD_TIME_S),
   keepaliveTime: z.number().int().min(1).max(21845).optional(),
   gracefulRestart: z

@@ -24,7 +24,7 @@ import { BgpMetrics } from './metrics.js';
 import { parsePeerConfig, type PeerConfigInput, type SpeakerPeerConfig } from './config.js';
 import { Peer, type PeerStatus } from './speaker/peer.js';
 import type { Clock } from './fsm/clock.js';
-import { fdOf, loadTcpMd5, requireTcpMd5 } from './fsm/md5.js';
+import { fdOf, loadTcpMd5, requireTcpMd5, GTSM_TTL, gtsmMinTtl } from './fsm/md5.js';
 
 export type { PeerStatus } from './speaker/peer.js';
 export type { BestChange, BestPath, PrefixView, PathView, BestPathReason } from './rib/index.js';
@@ -64,7 +64,7 @@ export interface BgpSpeakerEvents {
 }
 
 /** Session-relevant fields: changing any of these needs a new session. */
-const SESSION_FIELDS = ['asNumber', 'port', 'localAddress', 'passive', 'password', 'holdTime', 'keepaliveTime', 'gracefulRestart'] as const;
+const SESSION_FIELDS = ['asNumber', 'port', 'localAddress', 'passive', 'password', 'ttlSecurity', 'holdTime', 'keepaliveTime', 'gracefulRestart'] as const;
 
 function parseCommunity(c: string | number): number {
   if (typeof c === 'number') return c >>> 0;
@@ -148,6 +148,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     const key = normalizeAddr(cfg.address);
     if (this.peersByAddr.has(key)) throw new UserError(`peer ${cfg.address} already exists; use updatePeer`);
     if (cfg.password) requireTcpMd5(key);
+    if (cfg.ttlSecurity) this.enableGtsmOnListener(key);
     const peer = new Peer({ ...cfg, address: key }, {
       localAs: this.opts.asNumber,
       routerId: this.opts.routerId,
@@ -172,6 +173,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     const peer = this.peersByAddr.get(key);
     if (!peer) throw new UserError(`peer ${cfg.address} does not exist; use addPeer`);
     if (cfg.password) requireTcpMd5(key);
+    if (cfg.ttlSecurity) this.enableGtsmOnListener(key);
     const next: SpeakerPeerConfig = { ...cfg, address: key };
     const old = peer.config;
     const sessionChanged = SESSION_FIELDS.some((f) => JSON.stringify(old[f]) !== JSON.stringify(next[f]));
@@ -264,7 +266,10 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
       srv.listen({ host: l.address, port: l.port }, () => resolve());
     });
     this.server = srv;
-    for (const p of this.peersByAddr.values()) if (p.config.password) this.setListenerKey(p.id, p.config.password);
+    for (const p of this.peersByAddr.values()) {
+      if (p.config.password) this.setListenerKey(p.id, p.config.password);
+      if (p.config.ttlSecurity) this.enableGtsmOnListener(p.id);
+    }
     this.log.info({ address: l.address, port: l.port }, 'BGP listening');
   }
 
@@ -282,6 +287,21 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     }
   }
 
+  /**
+   * GTSM needs our SYN-ACK to leave with TTL 255 too, and the SYN-ACK takes the listener's TTL:
+   * so once any peer uses GTSM the listener sends with 255 (harmless for the others). The
+   * minimum accepted TTL is set per accepted connection, for GTSM peers only.
+   */
+  private enableGtsmOnListener(peer: string): void {
+    const addon = requireTcpMd5(peer, 'ttlSecurity (GTSM)');
+    if (!this.server) return;
+    try {
+      addon.setTtl(fdOf(this.server), GTSM_TTL);
+    } catch (e) {
+      this.log.error({ peer, err: errorMessage(e) }, 'cannot set TTL 255 on the BGP listener; GTSM peers that connect to us will fail');
+    }
+  }
+
   private accept(socket: net.Socket): void {
     const remote = normalizeAddr(socket.remoteAddress ?? '');
     const peer = this.peersByAddr.get(remote);
@@ -289,6 +309,18 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
       this.log.warn({ remote }, `refused BGP connection from ${remote}: not a configured peer (add it to peers)`);
       socket.destroy();
       return;
+    }
+    const hops = peer.config.ttlSecurity;
+    if (hops) {
+      try {
+        const addon = requireTcpMd5(remote, 'ttlSecurity (GTSM)');
+        addon.setTtl(fdOf(socket), GTSM_TTL);
+        addon.setMinTtl(fdOf(socket), gtsmMinTtl(hops));
+      } catch (e) {
+        this.log.error({ peer: remote, err: errorMessage(e) }, 'cannot apply ttlSecurity (GTSM) to the accepted connection; refusing it');
+        socket.destroy();
+        return;
+      }
     }
     peer.incoming(socket);
   }

@@ -55,3 +55,54 @@ test('MD5-signed sessions with BIRD in both directions; a wrong key never establ
     await b3.stop();
   }
 });
+
+test('TTL security (GTSM) with BIRD `ttl security on`, both directions: everything we send carries TTL 255', async () => {
+  const T = lab.v4('t');
+  // Counters in each BIRD namespace: segments from us with TTL 255, and with anything lower.
+  // RSTs are left out: the kernel answers BIRD's connects with one (TTL 64) until we listen.
+  const { run } = await import('../../src/lab/exec.js');
+  for (const n of ['b1', 'b2', 'b3']) {
+    await run(['ip', 'netns', 'exec', lab.ns(n), 'iptables', '-A', 'INPUT', '-p', 'tcp', '--tcp-flags', 'RST', 'NONE', '-s', T, '-m', 'ttl', '--ttl-eq', '255', '-j', 'ACCEPT']);
+    await run(['ip', 'netns', 'exec', lab.ns(n), 'iptables', '-A', 'INPUT', '-p', 'tcp', '--tcp-flags', 'RST', 'NONE', '-s', T, '-m', 'ttl', '--ttl-lt', '255', '-j', 'ACCEPT']);
+  }
+  const counts = async (n: string): Promise<{ eq255: number; lower: number }> => {
+    const out = (await run(['ip', 'netns', 'exec', lab.ns(n), 'iptables', '-nvxL', 'INPUT'])).stdout.split('\n');
+    const pk = (re: RegExp): number => Number(out.find((l) => re.test(l))?.trim().split(/\s+/)[0] ?? -1);
+    return { eq255: pk(/TTL match TTL == 255/), lower: pk(/TTL match TTL < 255/) };
+  };
+  const b1 = await lab.bird('b1', birdConf({ routerId: lab.v4('b1'), asn: 64512, peers: [{ name: 'tortie', address: T, asn: 64512, extra: 'passive on; ttl security on;' }] }));
+  const b2 = await lab.bird('b2', birdConf({ routerId: lab.v4('b2'), asn: 64512, peers: [{ name: 'tortie', address: T, asn: 64512, extra: 'ttl security on;' }] }));
+  const b3 = await lab.bird('b3', birdConf({ routerId: lab.v4('b3'), asn: 64512, peers: [{ name: 'tortie', address: T, asn: 64512, extra: 'passive on;' }] }));
+  const sp = lab.tortie(
+    't',
+    speakerYaml({
+      routerId: T,
+      asn: 64512,
+      listen: '0.0.0.0',
+      peers: [
+        { address: lab.v4('b1'), asNumber: 64512, ttlSecurity: 1 },
+        { address: lab.v4('b2'), asNumber: 64512, ttlSecurity: 1, passive: true },
+        // Control: no GTSM for this peer, so the counters must see ordinary TTLs here.
+        { address: lab.v4('b3'), asNumber: 64512 },
+      ],
+    }),
+    'tortie-gtsm',
+  );
+  try {
+    const peers = async (): Promise<PeerStatus[]> => (await controlCall<{ peers: PeerStatus[] }>(sp.control, 'bgp.peers')).peers;
+    await waitFor(async () => (await peers()).every((p) => p.state === 'Established'), { timeoutMs: 30_000, what: `all sessions Established (log ${sp.log})` });
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const n of ['b1', 'b2']) {
+      const c = await counts(n);
+      assert.ok(c.eq255 > 0, `${n}: segments from us with TTL 255: ${c.eq255}`);
+      assert.equal(c.lower, 0, `${n}: every segment from us carries TTL 255 (GTSM), ${c.lower} did not`);
+    }
+    const c3 = await counts('b3');
+    assert.ok(c3.lower > 0 && c3.eq255 === 0, `control peer without GTSM sees ordinary TTLs: ${JSON.stringify(c3)}`);
+  } finally {
+    await sp.stop('SIGINT');
+    await b1.stop();
+    await b2.stop();
+    await b3.stop();
+  }
+});

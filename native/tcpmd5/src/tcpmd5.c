@@ -1,14 +1,16 @@
 /*
- * TCP MD5 signatures (RFC 2385) and IP TTL for BGP sockets: the two socket options node:net
- * cannot set. Plain N-API (no C++ wrapper): three functions.
+ * TCP MD5 signatures (RFC 2385) and TTL security (GTSM, RFC 5082) for BGP sockets: socket options
+ * node:net cannot set on TCP. Plain N-API (no C++ wrapper): four functions.
  *
  *   setMd5(fd, peerAddress, key)  key "" removes it. For a listening socket: call per peer before
  *                                 the peer connects; accepted sockets inherit the key.
- *   connect(host, port, localAddress, key, ttl, timeoutMs) -> Promise<fd>
+ *   connect(host, port, localAddress, key, ttl, timeoutMs, minTtl) -> Promise<fd>
  *                                 socket + TCP_MD5SIG (+ IP_TTL) + bind + connect, on the libuv
  *                                 thread pool (the connect blocks up to timeoutMs there), so the
  *                                 SYN is already signed; the caller wraps the fd in net.Socket.
  *   setTtl(fd, ttl)               IP_TTL / IPV6_UNICAST_HOPS on an existing socket.
+ *   setMinTtl(fd, minTtl)         IP_MINTTL / IPV6_MINHOPCOUNT: the kernel drops segments that
+ *                                 arrive with a lower TTL (GTSM, RFC 5082).
  *
  * IPv4 peers on an IPv6 (dual-stack) socket are keyed by their v4-mapped address, which is what
  * the kernel compares for such connections.
@@ -109,6 +111,17 @@ static int set_ttl(int fd, int domain, int ttl) {
   return setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) != 0 ? errno : 0;
 }
 
+static int set_min_ttl(int fd, int domain, int minttl) {
+  if (domain == AF_INET6) {
+#ifdef IPV6_MINHOPCOUNT
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MINHOPCOUNT, &minttl, sizeof minttl) != 0) return errno;
+#endif
+    (void)setsockopt(fd, IPPROTO_IP, IP_MINTTL, &minttl, sizeof minttl);
+    return 0;
+  }
+  return setsockopt(fd, IPPROTO_IP, IP_MINTTL, &minttl, sizeof minttl) != 0 ? errno : 0;
+}
+
 static int get_string(napi_env env, napi_value v, char *buf, size_t size) {
   size_t n;
   return napi_get_value_string_utf8(env, v, buf, size, &n) == napi_ok ? 0 : -1;
@@ -155,9 +168,25 @@ static napi_value js_set_ttl(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_set_min_ttl(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, ttl;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &ttl) != napi_ok) {
+    napi_throw_type_error(env, "E_ARGS", "setMinTtl(fd: number, minTtl: number)");
+    return NULL;
+  }
+  int d = socket_domain(fd);
+  if (d < 0) return throw_errno(env, "setMinTtl: not a socket", errno);
+  int err = set_min_ttl(fd, d, ttl);
+  if (err) return throw_errno(env, "setsockopt(IP_MINTTL)", err);
+  return NULL;
+}
+
 typedef struct {
   char host[64], local[64], key[128];
-  int port, ttl, timeout_ms;
+  int port, ttl, min_ttl, timeout_ms;
   int fd, err;
   const char *stage;
   napi_deferred deferred;
@@ -184,6 +213,10 @@ static void connect_execute(napi_env env, void *data) {
   if (r->ttl > 0) {
     r->stage = "setsockopt(IP_TTL)";
     if ((r->err = set_ttl(fd, domain, r->ttl))) goto fail;
+  }
+  if (r->min_ttl > 0) {
+    r->stage = "setsockopt(IP_MINTTL)";
+    if ((r->err = set_min_ttl(fd, domain, r->min_ttl))) goto fail;
   }
   if (r->local[0]) {
     r->stage = "bind";
@@ -255,16 +288,16 @@ static void connect_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value js_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   connect_req *r = calloc(1, sizeof *r);
   if (!r) return throw_errno(env, "connect", ENOMEM);
-  if (argc < 6 || get_string(env, argv[0], r->host, sizeof r->host) || napi_get_value_int32(env, argv[1], &r->port) != napi_ok ||
+  if (argc < 7 || napi_get_value_int32(env, argv[6], &r->min_ttl) != napi_ok || get_string(env, argv[0], r->host, sizeof r->host) || napi_get_value_int32(env, argv[1], &r->port) != napi_ok ||
       get_string(env, argv[2], r->local, sizeof r->local) || get_string(env, argv[3], r->key, sizeof r->key) ||
       napi_get_value_int32(env, argv[4], &r->ttl) != napi_ok || napi_get_value_int32(env, argv[5], &r->timeout_ms) != napi_ok) {
     free(r);
-    napi_throw_type_error(env, "E_ARGS", "connect(host, port, localAddress, key, ttl, timeoutMs)");
+    napi_throw_type_error(env, "E_ARGS", "connect(host, port, localAddress, key, ttl, timeoutMs, minTtl)");
     return NULL;
   }
   napi_value promise, name;
@@ -279,6 +312,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"setMd5", NULL, js_set_md5, NULL, NULL, NULL, napi_default, NULL},
       {"setTtl", NULL, js_set_ttl, NULL, NULL, NULL, napi_default, NULL},
+      {"setMinTtl", NULL, js_set_min_ttl, NULL, NULL, NULL, napi_default, NULL},
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

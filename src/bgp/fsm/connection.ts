@@ -21,7 +21,7 @@ import {
   type CodecOptions,
 } from '../wire/index.js';
 import type { FsmConnection, FsmInput, NotificationInfo } from './types.js';
-import { requireTcpMd5 } from './md5.js';
+import { requireTcpMd5, GTSM_TTL, gtsmMinTtl } from './md5.js';
 
 /** One message to bytes with the session's negotiated options. */
 export function encodeMessage(msg: BgpMessage, opts: CodecOptions): Uint8Array {
@@ -77,6 +77,8 @@ export interface DialOptions {
   password?: string;
   /** Give up connecting after this long (the FSM's connect-retry time). */
   timeoutMs?: number;
+  /** GTSM (RFC 5082): peer at most this many hops away; we send with TTL 255. */
+  ttlSecurityHops?: number;
 }
 
 /** Bound on a signed connect when the caller gives none (Calico: connect retry time 5 s). */
@@ -133,7 +135,7 @@ export class TcpConnection implements FsmConnection {
 
   /** Starts an outgoing connection; the FSM learns the outcome through `deliver`. */
   static dial(o: DialOptions, deliver: Deliver): TcpConnection {
-    if (o.password) return TcpConnection.dialSigned(o, deliver);
+    if (o.password || o.ttlSecurityHops) return TcpConnection.dialSigned(o, deliver);
     const socket = new net.Socket();
     const conn = new TcpConnection(socket, true, deliver, false);
     socket.once('connect', () => {
@@ -145,14 +147,16 @@ export class TcpConnection implements FsmConnection {
   }
 
   /**
-   * Outgoing connection with a TCP MD5 key: the addon creates the socket, sets the key, binds
-   * and connects on the thread pool, and hands back a connected fd that node:net adopts.
+   * Outgoing connection with a TCP MD5 key and/or GTSM: the addon creates the socket, sets the
+   * key and TTLs, binds and connects on the thread pool, and hands back a connected fd that
+   * node:net adopts.
    */
   private static dialSigned(o: DialOptions, deliver: Deliver): TcpConnection {
     const conn = new TcpConnection(undefined, true, deliver, false);
-    const addon = requireTcpMd5(o.host);
+    const addon = requireTcpMd5(o.host, o.password ? undefined : 'ttlSecurity (GTSM)');
+    const hops = o.ttlSecurityHops ?? 0;
     addon
-      .connect(o.host, o.port, o.localAddress ?? '', o.password!, 0, o.timeoutMs ?? DEFAULT_SIGNED_CONNECT_TIMEOUT_MS)
+      .connect(o.host, o.port, o.localAddress ?? '', o.password ?? '', hops ? GTSM_TTL : 0, o.timeoutMs ?? DEFAULT_SIGNED_CONNECT_TIMEOUT_MS, hops ? gtsmMinTtl(hops) : 0)
       .then((fd) => {
         const socket = new net.Socket({ fd, readable: true, writable: true });
         if (conn.closed) {

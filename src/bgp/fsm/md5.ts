@@ -1,9 +1,10 @@
 /**
- * TCP MD5 signatures (RFC 2385) for BGP sessions, which Calico users configure as BGPPeer
- * passwords. node:net cannot set TCP_MD5SIG (a struct-valued socket option), so this loads the
- * small native addon in native/tcpmd5 (built by `make build` with node-gyp). Outgoing sessions
- * are connected by the addon (the key must be on the socket before the SYN); the listening
- * socket gets one key per peer, which accepted connections inherit.
+ * TCP MD5 signatures (RFC 2385, Calico BGPPeer `password`) and TTL security (GTSM, RFC 5082,
+ * Calico BGPPeer `ttlSecurity`) for BGP sessions. node:net cannot set TCP_MD5SIG (a
+ * struct-valued option), IP_TTL or IP_MINTTL on TCP sockets, so this loads the small native
+ * addon in native/tcpmd5 (built by `make build` with node-gyp). Outgoing sessions that need
+ * either are connected by the addon (the key and TTL must be on the socket before the SYN); the
+ * listening socket gets one key per peer, which accepted connections inherit.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -15,7 +16,8 @@ import { UserError } from '../../util/errors.js';
 interface TcpMd5Addon {
   setMd5(fd: number, peer: string, key: string): void;
   setTtl(fd: number, ttl: number): void;
-  connect(host: string, port: number, localAddress: string, key: string, ttl: number, timeoutMs: number): Promise<number>;
+  setMinTtl(fd: number, minTtl: number): void;
+  connect(host: string, port: number, localAddress: string, key: string, ttl: number, timeoutMs: number, minTtl: number): Promise<number>;
 }
 
 /** RFC 2385 / Linux TCP_MD5SIG_MAXKEYLEN. */
@@ -41,11 +43,17 @@ export function loadTcpMd5(): TcpMd5Addon | null {
   return addon;
 }
 
-export function requireTcpMd5(peer: string): TcpMd5Addon {
+/** GTSM: we send with TTL 255 and accept only what arrived with at most `hops - 1` hops used. */
+export const GTSM_TTL = 255;
+export function gtsmMinTtl(hops: number): number {
+  return GTSM_TTL - hops + 1;
+}
+
+export function requireTcpMd5(peer: string, what = 'a password (TCP MD5, RFC 2385)'): TcpMd5Addon {
   const a = loadTcpMd5();
   if (!a) {
     throw new UserError(
-      `peer ${peer} has a password (TCP MD5, RFC 2385), which needs tortie's native addon native/tcpmd5; it is not built: run 'make build' (needs g++ and node headers)`,
+      `peer ${peer} has ${what}, which needs tortie's native addon native/tcpmd5; it is not built: run 'make build' (needs g++ and node headers)`,
       { code: 'E_MD5_UNAVAILABLE' },
     );
   }

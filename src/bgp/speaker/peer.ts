@@ -110,6 +110,7 @@ export class Peer {
             port: this.cfg.port,
             ...(this.cfg.localAddress ? { localAddress: this.cfg.localAddress } : {}),
             ...(this.cfg.password ? { password: this.cfg.password } : {}),
+            ...(this.cfg.ttlSecurity ? { ttlSecurityHops: this.cfg.ttlSecurity } : {}),
             timeoutMs: DIAL_TIMEOUT_MS,
           },
           deliver,
