@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 declare -A NEED=(
   [ip]=iproute2 [iptables]=iptables [ipset]=ipset [nft]=nftables [conntrack]=conntrack
   [etcd]=etcd-server [etcdctl]=etcd-client [bird]=bird [birdc]=bird [gobgpd]=gobgpd [gobgp]=gobgpd
-  [curl]=curl [pkill]=procps
+  [curl]=curl [pkill]=procps [ping]=iputils-ping [setpriv]=util-linux [sha1sum]=coreutils
 )
 missing=()
 for cmd in "${!NEED[@]}"; do
