@@ -60,7 +60,8 @@ async function child(endpoint: string): Promise<void> {
     const heapBeforeGcMB = process.memoryUsage().heapUsed / 2 ** 20;
     (globalThis as { gc?: () => void }).gc?.();
     const mem = process.memoryUsage();
-    out({ t: 'insync', ms: performance.now() - t0, maxRssKB: process.resourceUsage().maxRSS, resources: cache.size, heapBeforeGcMB, heapUsedMB: mem.heapUsed / 2 ** 20, externalMB: mem.external / 2 ** 20, rssMB: mem.rss / 2 ** 20 });
+    const cpu = process.cpuUsage();
+    out({ t: 'insync', ms: performance.now() - t0, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssKB: process.resourceUsage().maxRSS, resources: cache.size, heapBeforeGcMB, heapUsedMB: mem.heapUsed / 2 ** 20, externalMB: mem.external / 2 ** 20, rssMB: mem.rss / 2 ** 20 });
   });
   let cpu0 = process.cpuUsage();
   let wall0 = 0;
@@ -210,7 +211,7 @@ async function main(): Promise<void> {
     const next = (what: string) => new Promise<Record<string, unknown>>((r) => waiters.set(what, r));
     const insync = await next('insync');
     const syncMs = Number(insync.ms);
-    console.log(`syncer start → InSync: ${syncMs.toFixed(0)} ms for ${String(insync.resources)} resources (${(syncMs / etcdctlMs).toFixed(2)}× etcdctl), peak RSS ${(Number(insync.maxRssKB) / 1024).toFixed(0)} MB (at InSync: RSS ${Number(insync.rssMB).toFixed(0)} MB, V8 heap used ${Number(insync.heapBeforeGcMB).toFixed(0)} MB, live after a full GC ${Number(insync.heapUsedMB).toFixed(0)} MB, external ${Number(insync.externalMB).toFixed(0)} MB)`);
+    console.log(`syncer start → InSync: ${syncMs.toFixed(0)} ms for ${String(insync.resources)} resources (${(syncMs / etcdctlMs).toFixed(2)}× etcdctl; process CPU ${Number(insync.cpuSeconds).toFixed(1)} s incl. start-up), peak RSS ${(Number(insync.maxRssKB) / 1024).toFixed(0)} MB (at InSync: RSS ${Number(insync.rssMB).toFixed(0)} MB, V8 heap used ${Number(insync.heapBeforeGcMB).toFixed(0)} MB, live after a full GC ${Number(insync.heapUsedMB).toFixed(0)} MB, external ${Number(insync.externalMB).toFixed(0)} MB)`);
 
     // Steady state: `rate` updates/s to existing WorkloadEndpoints, each stamped with its write time.
     const ack = next('ack');

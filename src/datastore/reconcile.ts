@@ -13,13 +13,17 @@
  *   `delete` (Calico treats an update that fails validation as a deletion).
  */
 import { validateResource, type Problem, type Resource } from './model/index.js';
-import { internTree } from './intern.js';
 import { isNotNewer } from './revision.js';
 import type { Update } from './syncer.js';
 import type { BackendEvent, BackendItem } from './types.js';
 
 /** Called for each rejected value; the syncer logs it and counts the metric. */
 export type InvalidHandler = (item: BackendItem, problems: readonly Problem[], wasValid: boolean) => void;
+
+export interface ListSession {
+  page(items: readonly BackendItem[]): Update[];
+  end(revision: string): Update[];
+}
 
 interface Emitted {
   readonly revision: string;
@@ -49,19 +53,37 @@ export class ScopeState {
 
   /** Applies a complete listing at `revision`; returns the updates consumers need. */
   applyList(items: readonly BackendItem[], revision: string): Update[] {
-    const out: Update[] = [];
+    const session = this.beginList();
+    return [...session.page(items), ...session.end(revision)];
+  }
+
+  /**
+   * A listing applied page by page: `page()` returns the adds/updates for that page at once, `end()`
+   * the deletes for keys no page mentioned. An abandoned session (list failed half-way) leaves the
+   * state consistent with what was delivered: every update reflects a real stored value.
+   */
+  beginList(): ListSession {
     const seen = new Set<string>();
-    for (const item of items) {
-      seen.add(item.key);
-      this.put(item, out);
-    }
-    for (const [key, e] of this.emitted) {
-      if (seen.has(key)) continue;
-      this.emitted.delete(key);
-      out.push({ type: 'delete', kind: e.value.kind, key, revision });
-    }
-    for (const key of this.invalid.keys()) if (!seen.has(key)) this.invalid.delete(key);
-    return out;
+    return {
+      page: (items) => {
+        const out: Update[] = [];
+        for (const item of items) {
+          seen.add(item.key);
+          this.put(item, out);
+        }
+        return out;
+      },
+      end: (revision) => {
+        const out: Update[] = [];
+        for (const [key, e] of this.emitted) {
+          if (seen.has(key)) continue;
+          this.emitted.delete(key);
+          out.push({ type: 'delete', kind: e.value.kind, key, revision });
+        }
+        for (const key of this.invalid.keys()) if (!seen.has(key)) this.invalid.delete(key);
+        return out;
+      },
+    };
   }
 
   /** Applies one watch event; returns the updates consumers need (zero or one). */
@@ -102,7 +124,6 @@ export class ScopeState {
       return;
     }
     this.invalid.delete(item.key);
-    internTree(judged.resource);
     this.emitted.set(item.key, { revision: item.revision, value: judged.resource });
     out.push({ type: cur ? 'update' : 'add', kind: item.kind, key: item.key, value: judged.resource, revision: item.revision });
   }

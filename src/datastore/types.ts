@@ -108,6 +108,12 @@ export interface DatastoreBackend {
    */
   list(scope: ResourceScope): Promise<ListResult>;
   /**
+   * Optional streaming form of `list`: the same consistent snapshot, yielded page by page (every
+   * page carries the snapshot's revision). The syncer prefers it when present, so a 100,000-item
+   * list never has to be held in memory at once.
+   */
+  listPages?(scope: ResourceScope): AsyncIterable<ListResult>;
+  /**
    * Watches `scope` for changes *after* `afterRevision` (etcd: start_revision = afterRevision+1;
    * Kubernetes: resourceVersion = afterRevision). Delivers events in order, then at most one error.
    */

@@ -103,22 +103,38 @@ class ScopeWatcher {
     const gen = ++this.generation;
     if (this.needList) {
       this.phase = 'listing';
-      let res;
+      let revision: string | undefined;
+      let items = 0;
       try {
-        res = await this.backend.list(this.scope);
+        if (this.backend.listPages) {
+          // Page by page: each page's updates go out at once and the page is dropped.
+          const session = this.state.beginList();
+          for await (const page of this.backend.listPages(this.scope)) {
+            if (gen !== this.generation) return;
+            revision = page.revision;
+            items += page.items.length;
+            this.syncer.deliver(session.page(page.items));
+          }
+          if (gen !== this.generation) return;
+          revision ??= '0';
+          this.syncer.deliver(session.end(revision));
+        } else {
+          const res = await this.backend.list(this.scope);
+          if (gen !== this.generation) return;
+          revision = res.revision;
+          items = res.items.length;
+          this.syncer.deliver(this.state.applyList(res.items, res.revision));
+        }
       } catch (e) {
         if (gen !== this.generation) return;
         this.failed(e, 'list');
         return;
       }
-      if (gen !== this.generation) return;
       this.connected();
-      const updates = this.state.applyList(res.items, res.revision);
-      this.revision = res.revision;
+      this.revision = revision;
       this.needList = false;
       this.listedOnce = true;
-      this.log.debug({ scope: scopeName(this.scope), revision: res.revision, items: res.items.length, updates: updates.length }, 'listed');
-      this.syncer.deliver(updates);
+      this.log.debug({ scope: scopeName(this.scope), revision, items }, 'listed');
       this.syncer.scopeListed();
     }
     this.watch(gen);

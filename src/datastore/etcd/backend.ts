@@ -82,36 +82,52 @@ export class EtcdBackend implements DatastoreBackend {
   }
 
   async list(scope: ResourceScope): Promise<ListResult> {
+    const items: BackendItem[] = [];
+    let revision = '0';
+    for await (const page of this.listPages(scope)) {
+      items.push(...page.items);
+      revision = page.revision;
+    }
+    return { items, revision };
+  }
+
+  async *listPages(scope: ResourceScope): AsyncGenerator<ListResult> {
     const prefix = scopePrefix(scope);
     const end = prefixEnd(Buffer.from(prefix));
-    const items: BackendItem[] = [];
-    let start = Buffer.from(prefix);
     let revision: string | undefined;
     let pages = 0;
-    for (;;) {
-      let res;
-      try {
-        res = await this.client.kv.range({
+    let count = 0;
+    const fetch = (start: Buffer) => {
+      const page = pages + 1;
+      const p = this.client.kv
+        .range({
           key: start,
           range_end: end,
           limit: this.pageSize,
           // After the first page, read at the first page's revision: one consistent snapshot.
           ...(revision ? { revision } : {}),
+        })
+        .catch((e: unknown) => {
+          throw classifyEtcdError(e, `list ${scopeName(scope)} page ${page}`);
         });
-      } catch (e) {
-        throw classifyEtcdError(e, `list ${scopeName(scope)} page ${pages + 1}`);
-      }
+      // Observed below; this only keeps an abandoned prefetch from being an unhandled rejection.
+      p.catch(() => {});
+      return p;
+    };
+    let pending = fetch(Buffer.from(prefix));
+    for (;;) {
+      const res = await pending;
       pages++;
       revision ??= res.header.revision;
-      for (const kv of res.kvs) {
-        items.push(decodeEtcdValue(scope.kind, prefix, kv.key.toString(), kv.value.toString(), kv.mod_revision));
-      }
-      if (!res.more || res.kvs.length === 0) break;
-      // Next page starts just after the last key of this one.
-      start = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]);
+      const more = res.more && res.kvs.length > 0;
+      // Ask for the next page before decoding this one, so etcd and the syncer work in parallel.
+      if (more) pending = fetch(Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]));
+      const items = res.kvs.map((kv) => decodeEtcdValue(scope.kind, prefix, kv.key.toString(), kv.value.toString(), kv.mod_revision));
+      count += items.length;
+      yield { items, revision };
+      if (!more) break;
     }
-    this.log.debug({ scope: scopeName(scope), revision, pages, items: items.length }, 'listed');
-    return { items, revision };
+    this.log.debug({ scope: scopeName(scope), revision, pages, items: count }, 'listed');
   }
 
   watch(scope: ResourceScope, afterRevision: string, sink: WatchSink): WatchHandle {
