@@ -20,7 +20,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, StopWaiting, waitFor } from '../src/lab/exec.js';
 import { controlCall } from '../src/agent/control.js';
-import { BenchNet, entryCommand, peakRssMiB, RECEIVER_ADDR, requireRoot, SENDER_ADDR, slash30, type Daemon } from './lib/bench-net.js';
+import { BenchNet, cpuMs, entryCommand, peakRssMiB, RECEIVER_ADDR, requireRoot, SENDER_ADDR, slash30, type Daemon } from './lib/bench-net.js';
 
 const ASN = 64512;
 /** Progress poll interval. birdc/gobgp calls are cheap counters, so this barely loads receivers. */
@@ -62,6 +62,8 @@ interface Result {
   receiver: string;
   prefixes: number;
   ms?: number;
+  /** CPU time the receiver used between Established and holding all N. */
+  cpuMs?: number;
   rssMiB?: number;
   note?: string;
 }
@@ -129,9 +131,14 @@ async function startSender(net: BenchNet): Promise<Bird> {
 }
 
 /** Polls until Established, then until `count >= N`; returns ms between the two. */
-async function measure(what: string, progress: () => Promise<Progress>, pid: number): Promise<{ ms: number; rssMiB?: number }> {
+async function measure(
+  what: string,
+  progress: () => Promise<Progress>,
+  pid: number,
+): Promise<{ ms: number; cpuMs?: number; rssMiB?: number }> {
   const deadline = Date.now() + TIMEOUT_MS;
   let tEst: number | undefined;
+  let cpuEst: number | undefined;
   for (;;) {
     const now = performance.now();
     let p: Progress = { established: false, count: 0 };
@@ -140,9 +147,17 @@ async function measure(what: string, progress: () => Promise<Progress>, pid: num
     } catch {
       // not answering yet (starting up): keep polling until the deadline
     }
-    if (tEst === undefined && p.established) tEst = now;
+    if (tEst === undefined && p.established) {
+      tEst = now;
+      cpuEst = cpuMs(pid);
+    }
     if (tEst !== undefined && p.count >= N) {
-      return { ms: Math.round(performance.now() - tEst), rssMiB: peakRssMiB(pid) };
+      const cpuEnd = cpuMs(pid);
+      return {
+        ms: Math.round(performance.now() - tEst),
+        ...(cpuEst !== undefined && cpuEnd !== undefined ? { cpuMs: Math.round(cpuEnd - cpuEst) } : {}),
+        rssMiB: peakRssMiB(pid),
+      };
     }
     if (Date.now() > deadline) throw new Error(`${what}: timed out after ${TIMEOUT_MS / 1000}s (established=${tEst !== undefined}, count=${p.count} of ${N})`);
     await new Promise((r) => setTimeout(r, POLL_MS));
@@ -171,9 +186,13 @@ async function ingestInto(net: BenchNet, receiver: string): Promise<Result> {
       const g = net.spawnIn(net.receiver, 'gobgpd', ['gobgpd', '-f', cfg, '-l', 'warn']);
       const progress = async (): Promise<Progress> => {
         const r = await run(['ip', 'netns', 'exec', net.receiver, 'gobgp', 'neighbor', SENDER_ADDR, '-j'], { timeoutMs: 10_000 });
-        const j = JSON.parse(r.stdout) as { state?: { session_state?: number | string; adj_table?: { received?: number; accepted?: number } } };
-        const st = j.state?.session_state;
-        return { established: st === 6 || st === 'established' || st === 'ESTABLISHED', count: j.state?.adj_table?.accepted ?? j.state?.adj_table?.received ?? 0 };
+        const j = JSON.parse(r.stdout) as {
+          state?: { session_state?: number };
+          afi_safis?: { state?: { received?: number; accepted?: number } }[];
+        };
+        // session_state 6 is ESTABLISHED in GoBGP's API enum; per-family counters are under afi_safis.
+        const count = (j.afi_safis ?? []).reduce((n, f) => n + (f.state?.accepted ?? f.state?.received ?? 0), 0);
+        return { established: j.state?.session_state === 6, count };
       };
       try {
         return { ...base, ...(await measure('GoBGP receiver', progress, g.pid)) };
@@ -222,8 +241,16 @@ async function announceFrom(net: BenchNet): Promise<Result> {
     await waitFor(() => net.logTail(a, 50).includes('"ready":true'), { timeoutMs: TIMEOUT_MS, intervalMs: 200, what: `tortie announcer to load ${N} prefixes (log: ${a.log})` });
     const b = await startBird(net, net.receiver, 'bird-receiver', birdConf({ routerId: RECEIVER_ADDR, neighbor: SENDER_ADDR, passive: false, export: false, statics: 0 }));
     try {
+      const cpuBefore = cpuMs(a.pid);
       const r = await measure('BIRD receiving from tortie', () => birdProgress(b), b.pid);
-      return { ...base, ms: r.ms, rssMiB: peakRssMiB(a.pid), note: `BIRD receiver peak RSS ${r.rssMiB ?? '?'} MiB; RSS column is tortie's` };
+      const cpuAfter = cpuMs(a.pid);
+      return {
+        ...base,
+        ms: r.ms,
+        ...(cpuBefore !== undefined && cpuAfter !== undefined ? { cpuMs: Math.round(cpuAfter - cpuBefore) } : {}),
+        rssMiB: peakRssMiB(a.pid),
+        note: `CPU and RSS are tortie's (sender; CPU from BIRD's start); BIRD receiver: ${r.cpuMs ?? '?'} ms CPU, ${r.rssMiB ?? '?'} MiB`,
+      };
     } finally {
       await b.stop();
     }
@@ -235,19 +262,21 @@ async function announceFrom(net: BenchNet): Promise<Result> {
 }
 
 function table(results: Result[]): string {
-  const birdMs = new Map(results.filter((r) => r.receiver === 'bird' && r.direction === 'ingest').map((r) => [r.direction, r.ms]));
-  const birdRss = results.find((r) => r.receiver === 'bird' && r.direction === 'ingest')?.rssMiB;
-  const rows = [['direction', 'receiver', 'prefixes', 'time ms', 'x BIRD', 'peak RSS MiB', 'x BIRD', 'note']];
+  const bird = results.find((r) => r.receiver === 'bird' && r.direction === 'ingest');
+  const ratio = (v: number | undefined, ref: number | undefined): string => (v !== undefined && ref ? (v / ref).toFixed(2) : '-');
+  const rows = [['direction', 'receiver', 'prefixes', 'wall ms', 'x BIRD', 'CPU ms', 'x BIRD', 'peak RSS MiB', 'x BIRD', 'note']];
   for (const r of results) {
-    const bm = birdMs.get('ingest');
+    const ingest = r.direction === 'ingest';
     rows.push([
       r.direction,
-      r.direction === 'announce' ? 'tortie → bird' : r.receiver,
+      ingest ? r.receiver : 'tortie → bird',
       String(r.prefixes),
       r.ms === undefined ? '-' : String(r.ms),
-      r.ms !== undefined && bm ? (r.ms / bm).toFixed(2) : '-',
+      ratio(r.ms, bird?.ms),
+      r.cpuMs === undefined ? '-' : String(r.cpuMs),
+      ingest ? ratio(r.cpuMs, bird?.cpuMs) : '-',
       r.rssMiB === undefined ? '-' : String(r.rssMiB),
-      r.rssMiB !== undefined && birdRss && r.direction === 'ingest' ? (r.rssMiB / birdRss).toFixed(2) : '-',
+      ingest ? ratio(r.rssMiB, bird?.rssMiB) : '-',
       r.note ?? '',
     ]);
   }

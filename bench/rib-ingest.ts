@@ -70,9 +70,11 @@ for (let e = 0; e < EBGP; e++) {
 const batches = Array.from({ length: PEERS }, (_, p) => updates(p));
 global.gc?.();
 const base = process.memoryUsage();
+const c0 = process.cpuUsage();
 const t0 = performance.now();
 for (let p = 0; p < PEERS; p++) for (const u of batches[p]!) rib.applyUpdate(`p${p}`, u);
 const t1 = performance.now();
+const c1 = process.cpuUsage(c0);
 const changes = rib.drainBestChanges().length;
 const t2 = performance.now();
 let exported = 0;
@@ -96,6 +98,7 @@ console.log(
     peers: PEERS,
     ebgpPeers: EBGP,
     ingestMs: Math.round(t1 - t0),
+    ingestCpuMs: Math.round((c1.user + c1.system) / 1000),
     prefixesPerSec: Math.round((N * PEERS) / ((t1 - t0) / 1000)),
     bestDrainMs: Math.round(t2 - t1),
     bestChanges: changes,

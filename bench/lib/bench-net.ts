@@ -52,12 +52,14 @@ export async function sweepStale(): Promise<void> {
  * when the benchmark itself runs compiled (`make bench-bgp`), else the `.ts` through tsx.
  */
 export function entryCommand(relFromRepo: string): string[] {
+  // e.g. TORTIE_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile tortie's side.
+  const flags = (process.env.TORTIE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const here = dirname(fileURLToPath(import.meta.url));
   const compiled = import.meta.url.endsWith('.js');
   // bench/lib → repository (or build output) root.
   const root = join(here, '..', '..');
-  if (compiled) return [process.execPath, join(root, relFromRepo.replace(/\.ts$/, '.js'))];
-  return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, relFromRepo)];
+  if (compiled) return [process.execPath, ...flags, join(root, relFromRepo.replace(/\.ts$/, '.js'))];
+  return [process.execPath, ...flags, '--import', import.meta.resolve('tsx'), join(root, relFromRepo)];
 }
 
 export class BenchNet {
@@ -123,6 +125,25 @@ export function peakRssMiB(pid: number): number | undefined {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Linux USER_HZ: /proc/<pid>/stat counts CPU time in these ticks (100 on every common arch). */
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * CPU time (user + system) a live process has used, in ms, or undefined once it is gone. On a
+ * shared, loaded machine this is steadier than wall time: it does not count time spent waiting
+ * for a core.
+ */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name (which may contain spaces).
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLOCK_TICKS_PER_S;
   } catch {
     return undefined;
   }

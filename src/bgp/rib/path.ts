@@ -12,7 +12,7 @@
 import type { AfiSafiKey } from '../wire/types.js';
 import type { Policy, PolicyPeer } from '../policy/types.js';
 import type { AttrSet } from './attrs.js';
-import type { BestPathReason, FamilyCounters, PeerConfig, PeerId, PeerSession, RejectReason } from './types.js';
+import type { BestPath, BestPathReason, FamilyCounters, PeerConfig, PeerId, PeerSession, RejectReason } from './types.js';
 
 // flags layout: bit 0 stale | bits 1-3 reject reason (0 = accepted).
 export const FLAG_STALE = 1;
@@ -48,6 +48,9 @@ export class Path {
     readonly attrs: AttrSet | null,
     readonly flags: number,
   ) {}
+
+  /** The BestPath answer when this path is a prefix's only path, made once and shared. */
+  onlyPathView: BestPath | undefined = undefined;
 }
 
 /** A prefix with two or more paths. `paths[0]` is the best when any path is accepted. */

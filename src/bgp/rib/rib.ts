@@ -119,6 +119,17 @@ export class Rib {
   private upPeers: PeerRecord[] = [];
   /** Prefixes whose best path changed since the last drain, in order, possibly repeated. */
   private bestLog: string[] = [];
+  /**
+   * False while every entry in bestLog is a prefix that was new to the Loc-RIB (and so cannot
+   * be in the log twice): then the drain needs no de-duplication. That is the whole of an
+   * initial table load, the case that has to be fast.
+   */
+  private bestLogMayRepeat = false;
+  /**
+   * While !bestLogMayRepeat, the path each logged prefix was inserted with — still its only path
+   * (any later change sets bestLogMayRepeat) — so the drain needs no Loc-RIB lookups either.
+   */
+  private bestLogPaths: Path[] = [];
   private listener: RibListener = {};
   private held = false;
   private pathCount = 0;
@@ -299,10 +310,10 @@ export class Rib {
       if (mpr && mpOk) for (const n of mpr.nlri) result.withdrawn += this.removePath(n.prefix, peer, n.pathId ?? 0) ? 1 : 0;
       return result;
     }
-    if (update.nlri.length > 0) result.announced += this.ingest(peer, update.attrs, update.nlri);
+    if (update.nlri.length > 0) result.announced += this.ingest(peer, update.attrs, update.nlri, 0);
     if (mpr && mpOk && mpr.nlri.length > 0) {
       const attrs: PathAttributes = { ...update.attrs, nextHop: mpr.nextHops[0] };
-      result.announced += this.ingest(peer, attrs, mpr.nlri);
+      result.announced += this.ingest(peer, attrs, mpr.nlri, mpr.afi === 2 ? 1 : 0);
     }
     return result;
   }
@@ -334,7 +345,7 @@ export class Rib {
     const key = canonicalPrefix(prefix);
     const a: PathAttributes = { ...attrs, origin: attrs.origin ?? 0, asPath: attrs.asPath ?? [] };
     const set = this.store.acquire(a);
-    this.upsert(key, null, 0, set, undefined);
+    this.upsert(key, prefixFamily(key), null, 0, set, undefined);
     this.store.release(set);
   }
 
@@ -447,15 +458,25 @@ export class Rib {
   /** Best-path changes since the last drain, one per prefix, final state only. */
   drainBestChanges(): BestChange[] {
     const log = this.bestLog;
+    const paths = this.bestLogPaths;
+    const mayRepeat = this.bestLogMayRepeat;
     this.bestLog = [];
-    const out: BestChange[] = [];
+    this.bestLogPaths = [];
+    this.bestLogMayRepeat = false;
+    const out: BestChange[] = new Array<BestChange>(log.length);
+    let n = 0;
+    if (!mayRepeat) {
+      for (let i = 0; i < log.length; i++) out[n++] = { prefix: log[i]!, best: this.onlyPathView(paths[i]!) };
+      return out;
+    }
     const seen = new Set<string>();
     for (const prefix of log) {
       if (seen.has(prefix)) continue;
       seen.add(prefix);
       const best = this.bestOf(prefix);
-      out.push(best ? { prefix, best } : { prefix });
+      out[n++] = best ? { prefix, best } : { prefix };
     }
+    out.length = n;
     return out;
   }
 
@@ -538,7 +559,7 @@ export class Rib {
     return undefined;
   }
 
-  private ingest(peer: PeerRecord, raw: Readonly<PathAttributes>, nlri: readonly Nlri[]): number {
+  private ingest(peer: PeerRecord, raw: Readonly<PathAttributes>, nlri: readonly Nlri[], fam: FamilyIndex): number {
     let attrs = raw;
     if (!peer.ibgp && attrs.localPref !== undefined) {
       // RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored (RFC 7606 §7.5: discarded).
@@ -547,7 +568,7 @@ export class Rib {
     }
     const set = this.store.acquire(attrs);
     const verdict = this.loopCheck(peer, set.value);
-    for (const n of nlri) this.upsert(n.prefix, peer, n.pathId ?? 0, set, verdict);
+    for (const n of nlri) this.upsert(n.prefix, fam, peer, n.pathId ?? 0, set, verdict);
     this.store.release(set);
     return nlri.length;
   }
@@ -635,19 +656,19 @@ export class Rib {
   /** Adds or replaces (implicit withdraw, RFC 4271 §3.1) the path (prefix, source, pathId). */
   private upsert(
     prefix: string,
+    fam: FamilyIndex,
     source: PeerRecord | null,
     pathId: number,
     received: AttrSet,
     verdict: RejectReason | undefined,
   ): void {
-    const fam = prefixFamily(prefix);
     const v = this.locRib.get(prefix);
     const np = this.makePath(prefix, source, pathId, received, verdict, 0);
     if (v === undefined) {
       // The common case: first path for the prefix.
       this.locRib.set(prefix, np);
       this.added(np, fam);
-      if (np.attrs) this.bestChanged(prefix, fam, null, np);
+      if (np.attrs) this.bestChanged(prefix, fam, null, np, true);
       return;
     }
     if (v instanceof Path) {
@@ -726,13 +747,18 @@ export class Rib {
    * mark or path id, which neither the kernel nor a peer can see) marks the prefix for the
    * best-path drain and for every peer that could have received the old or the new one.
    */
-  private bestChanged(prefix: string, fam: FamilyIndex, oldBest: Path | null, best: Path | null): void {
+  private bestChanged(prefix: string, fam: FamilyIndex, oldBest: Path | null, best: Path | null, newPrefix = false): void {
     if (oldBest === best) return;
     if (oldBest !== null && best !== null && oldBest.source === best.source && oldBest.attrs === best.attrs) return;
     if (oldBest?.source) oldBest.source.counters[fam].best--;
     if (best?.source) best.source.counters[fam].best++;
     // A log, not a Set: appending is several times cheaper than hashing into a set during a
     // full-table load; the drain removes duplicates.
+    if (!newPrefix && !this.bestLogMayRepeat) {
+      this.bestLogMayRepeat = true;
+      this.bestLogPaths = [];
+    }
+    if (!this.bestLogMayRepeat) this.bestLogPaths.push(best!);
     if (this.bestLog.push(prefix) === 1) this.listener.bestChangesPending?.();
     const peers = this.upPeers;
     for (let i = 0; i < peers.length; i++) {
@@ -755,17 +781,20 @@ export class Rib {
     return p.attrs ? p : null;
   }
 
+  /** BestPath for a prefix whose only path is `p`: made once per flyweight and shared (read-only). */
+  private onlyPathView(p: Path): BestPath {
+    if (p.onlyPathView) return p.onlyPathView;
+    const attrs = p.attrs!.value;
+    return (p.onlyPathView = Object.freeze({ nextHop: attrs.nextHop, attrs, peerId: p.source ? p.source.id : null, reason: 'only-path' }));
+  }
+
   private bestOf(prefix: string): BestPath | undefined {
     const v = this.locRib.get(prefix);
     const best = this.bestPathOf(v);
     if (!best) return undefined;
+    if (!(v instanceof Dest)) return this.onlyPathView(best);
     const attrs = best.attrs!.value;
-    return {
-      nextHop: attrs.nextHop,
-      attrs,
-      peerId: best.source ? best.source.id : null,
-      reason: v instanceof Dest ? BEST_REASONS[v.reason]! : 'only-path',
-    };
+    return { nextHop: attrs.nextHop, attrs, peerId: best.source ? best.source.id : null, reason: BEST_REASONS[v.reason]! };
   }
 
   /** The attribute set to advertise for `prefix` to `peer` (a reference taken), or null. */
