@@ -149,6 +149,31 @@ export function cpuMs(pid: number): number | undefined {
   }
 }
 
+/** TCP state ESTABLISHED in /proc/net/tcp, and port 179 in its hex notation. */
+const TCP_ESTABLISHED = '01';
+const BGP_PORT_HEX = '00B3';
+
+/**
+ * Whether the process's network namespace has an established TCP connection to or from port 179,
+ * read from /proc/<pid>/net/tcp (no process spawned, so it can be polled every few ms). This is
+ * the benchmark's start signal: it is the same for every receiver, whereas asking a daemon for
+ * its BGP state is answered late by a daemon busy ingesting (BIRD is single-threaded).
+ */
+export function bgpTcpEstablished(pid: number): boolean {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/net/tcp`, 'utf8');
+  } catch {
+    return false;
+  }
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 4 || f[3] !== TCP_ESTABLISHED) continue;
+    if (f[1]!.endsWith(`:${BGP_PORT_HEX}`) || f[2]!.endsWith(`:${BGP_PORT_HEX}`)) return true;
+  }
+  return false;
+}
+
 /** The i-th /30 of 10.0.0.0/8 onwards: the benchmark's synthetic table. */
 export function slash30(i: number): string {
   const n = 0x0a000000 + i * 4;
