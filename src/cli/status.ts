@@ -43,10 +43,10 @@ export function register(program: Command): void {
     });
   status
     .command('routes [prefix]')
-    .description('the BGP RIB: every path per prefix, the best one and why it won')
-    .option('-s, --socket <path>', 'control socket of the agent or bgp-speaker', DEFAULT_CONTROL_SOCKET_PATH)
-    .option('--json', 'machine-readable output')
-    .action(async (prefix: string | undefined, o: { socket: string; json?: boolean }) => {
+    .description('the BGP RIB: every path per prefix, the best one and why it won (takes --socket/--json of status)')
+    .action(async (prefix: string | undefined) => {
+      // --socket and --json belong to `status` (commander gives a parent's options precedence).
+      const o = status.opts<{ socket: string; json?: boolean }>();
       const r = await call<{ routes: PrefixView[] }>(o.socket, 'bgp.routes', prefix ? { prefix } : undefined);
       if (r === 'no-bgp') throw new UserError('the agent is running without BGP: no routes to show', { exitCode: 1 });
       process.stdout.write(o.json ? JSON.stringify(r.routes, null, 2) + '\n' : formatRoutes(r.routes));

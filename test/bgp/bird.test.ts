@@ -86,7 +86,7 @@ test('iBGP with BIRD (tortie active, BIRD passive) and eBGP with BIRD (tortie pa
 
 test('tortie status prints the calicoctl table; a missing socket says the process is not running', async () => {
   const T = lab.v4('t');
-  const b1 = await lab.bird('b1', birdConf({ routerId: lab.v4('b1'), asn: 64512, peers: [{ name: 'tortie', address: T, asn: 64512 }] }));
+  const b1 = await lab.bird('b1', birdConf({ routerId: lab.v4('b1'), asn: 64512, statics: ['10.65.1.0/26'], peers: [{ name: 'tortie', address: T, asn: 64512 }] }));
   const sp = lab.tortie('t', speakerYaml({ routerId: T, asn: 64512, peers: [{ address: lab.v4('b1'), asNumber: 64512, type: 'node-to-node mesh' }, { address: lab.v6('b2'), asNumber: 64512 }] }));
   try {
     await waitFor(async () => (await peersOf(sp.control)).some((p) => p.state === 'Established'), { timeoutMs: 30_000, what: 'session to b1' });
@@ -100,6 +100,9 @@ test('tortie status prints the calicoctl table; a missing socket says the proces
     assert.match(out, /\| fd00:198:18::3 \| global +\| start \| \d\d:\d\d:\d\d \| (Active|Connect|Idle)/);
     const json = JSON.parse((await run([...cmd, 'status', '--json', '--socket', sp.control])).stdout) as { peers: PeerStatus[] };
     assert.ok(json.peers[0]!.prefixes);
+    await waitFor(async () => (await routesOf(sp.control, '10.65.1.0/26')).length > 0, { timeoutMs: 10_000, what: 'route from b1' });
+    const routes = (await run([...cmd, 'status', 'routes', '10.65.1.0/26', '--socket', sp.control])).stdout;
+    assert.match(routes, /\| \* 10\.65\.1\.0\/26 \| 198\.18\.100\.2 \| 198\.18\.100\.2 \| - +\| 100 +\| best \(only-path\) +\|/);
     const missing = await run([...cmd, 'status', '--socket', `${lab.dir}/nope.sock`], { allowFailure: true });
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /Calico process is not running\./);
