@@ -768,7 +768,7 @@ export class Rib {
       const affected =
         (oldBest !== null && mayExport(oldBest.source, peer)) ||
         (best !== null && mayExport(best.source, peer)) ||
-        peer.adjRibOut.has(prefix);
+        (peer.adjRibOut.size > 0 && peer.adjRibOut.has(prefix));
       if (!affected) continue;
       pending.add(prefix);
       if (pending.size === 1 && !this.held) this.listener.adjRibOutPending?.(peer.id);
