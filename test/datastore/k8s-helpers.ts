@@ -17,7 +17,7 @@ import type { ResourceScope } from '../../src/datastore/types.js';
 
 export const NODE = 'node-1';
 
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

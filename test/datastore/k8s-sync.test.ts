@@ -94,6 +94,7 @@ test('410 Gone as an ERROR event mid-stream: re-list, reconcile, only real diffe
   const h = await harness();
   try {
     await h.converge('initial snapshot');
+    await waitFor(() => h.server.activeWatches() > h.scopes.length, 'every watch open');
     const mark = h.updates.length;
     const lists = listCount(h.server);
     h.server.compact();
@@ -228,6 +229,7 @@ test('a stream that goes silent is declared dead and replaced; changes made mean
   const h = await harness({ backend: { watchSilenceMs: 1_000 } });
   try {
     await h.converge('initial snapshot');
+    await waitFor(() => h.server.activeWatches('pods') > 0, 'pods watch open');
     assert.ok(h.server.stallWatches('pods') > 0);
     h.server.create('pods', pod('web-9', NODE, { ip: '10.65.1.12' }));
     await h.converge('after a silent stream');

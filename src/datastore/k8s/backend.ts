@@ -310,6 +310,7 @@ export class K8sBackend implements DatastoreBackend {
   async close(): Promise<void> {
     this.closed = true;
     for (const h of [...this.open]) h.close();
+    this.client.close();
   }
 }
 

@@ -101,12 +101,26 @@ export class KubeClient {
     return new KubeClient(anonymousAuth(server), opts);
   }
 
+  /**
+   * Keep-alive agents for short requests (list pages, gets), so a paged list does not pay a TCP
+   * and TLS handshake per page. Watches get their own connection each (agent: false): they are
+   * long-lived, and HTTP/1.1 cannot multiplex them anyway.
+   */
+  private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
   private async open(
     method: string,
     path: string,
     query: Record<string, string | undefined>,
     body: string | undefined,
     contentType: string | undefined,
+    streaming = false,
   ): Promise<http.ClientRequest> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
@@ -115,8 +129,9 @@ export class KubeClient {
     const headers: Record<string, string> = { Accept: 'application/json', ...((opts.headers as Record<string, string>) ?? {}) };
     if (contentType) headers['Content-Type'] = contentType;
     if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
-    const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.request(url, { ...opts, method, headers, agent: false });
+    const tls = url.protocol === 'https:';
+    const agent = streaming ? false : tls ? this.agents.https : this.agents.http;
+    const req = (tls ? https : http).request(url, { ...opts, method, headers, agent });
     req.on('socket', (s) => s.setKeepAlive(true, TCP_KEEPALIVE_MS));
     if (body !== undefined) req.write(body);
     req.end();
@@ -195,7 +210,7 @@ export class KubeClient {
       silence = setTimeout(() => end({ type: 'error', error: new Error(`${what}: no data for ${silenceMs} ms; treating the stream as dead`) }), silenceMs);
     };
     armSilence();
-    void this.open('GET', path, { ...query, watch: '1' }, undefined, undefined).then(
+    void this.open('GET', path, { ...query, watch: '1' }, undefined, undefined, true).then(
       (r) => {
         req = r;
         if (aborted) return void r.destroy();
