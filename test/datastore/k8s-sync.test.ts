@@ -292,3 +292,21 @@ test('a list that hangs times out and is retried (no silent stall)', async () =>
     await server.stop();
   }
 });
+
+test('a malformed pod is rejected on its own; the watch and everything else go on', async () => {
+  const h = await harness();
+  try {
+    await h.converge('initial snapshot');
+    h.server.create('pods', { metadata: { name: 'bad-1', namespace: 'default' }, spec: { nodeName: NODE }, status: { podIPs: 'oops' } });
+    h.server.create('pods', { metadata: { name: 'bad-2', namespace: 'default' }, spec: { nodeName: NODE }, status: { podIP: '10.65.1.999' } });
+    h.server.create('pods', pod('good-1', NODE, { ip: '10.65.1.20' }));
+    await waitFor(() => h.model.has(wepKey('good-1')), 'good pod after bad ones');
+    assert.ok(!h.model.has(wepKey('bad-1')) && !h.model.has(wepKey('bad-2')));
+    // Fixing the bad pod makes it appear.
+    h.server.patch('pods', 'default', 'bad-2', { status: { podIP: '10.65.1.21' } });
+    await waitFor(() => h.model.has(wepKey('bad-2')), 'fixed pod');
+    await h.converge('after bad input');
+  } finally {
+    await h.close();
+  }
+});

@@ -246,7 +246,12 @@ export class KubeClient {
               if (!ev || typeof ev !== 'object' || typeof ev.type !== 'string' || !ev.object || typeof ev.object !== 'object') {
                 return end({ type: 'error', error: new Error(`${what}: malformed event ${JSON.stringify(line.slice(0, 100))}`) });
               }
-              h.onEvent(ev);
+              try {
+                h.onEvent(ev);
+              } catch (e) {
+                // A bug downstream must end this stream (and be reported), not the process.
+                return end({ type: 'error', error: new Error(`${what}: handling a ${ev.type} event failed: ${e instanceof Error ? e.message : String(e)}`) });
+              }
               if (ended || aborted) return;
             }
           });

@@ -13,7 +13,7 @@ import { crdToV3 } from './conversion/crd.js';
 import { ConversionError, type K8sObject, type Namespace, type Node, type Pod, type ServiceAccount, type Warn } from './conversion/k8stypes.js';
 import { k8sNodeToCalico } from './conversion/node.js';
 import { hasAddresses, podToWorkloadEndpoint } from './conversion/pod.js';
-import { namespaceToProfile, serviceAccountToProfile } from './conversion/profile.js';
+import { namespaceProfileName, namespaceToProfile, serviceAccountProfileName, serviceAccountToProfile } from './conversion/profile.js';
 import { workloadEndpointName } from '../keys.js';
 import { ORCHESTRATOR_K8S } from './conversion/constants.js';
 
@@ -58,13 +58,22 @@ function revisionOf(obj: K8sObject): string {
   return obj.metadata.resourceVersion ?? '0';
 }
 
-/** Builds the item, or a decode error item when the conversion refused the object. */
+/** Why a conversion failed, for the decode error the syncer logs. */
+function failure(kind: ResourceKind, key: string, e: unknown): string {
+  // A ConversionError names the problem; anything else is a shape the conversion did not
+  // expect (a field of the wrong JSON type), which must not wedge the watch either.
+  return e instanceof ConversionError ? e.message : `${key}: cannot convert this ${kind} (${e instanceof Error ? e.message : String(e)})`;
+}
+
+/**
+ * Builds the item, or a decode error item when the conversion refused the object: the syncer
+ * then logs it, counts it and treats the key as absent, and the watch goes on.
+ */
 function itemOf(kind: ResourceKind, key: string, obj: K8sObject, make: () => unknown): Converted {
   try {
     return { type: 'item', item: { key, kind, value: make(), revision: revisionOf(obj) } };
   } catch (e) {
-    if (e instanceof ConversionError) return { type: 'item', item: { key, kind, decodeError: e.message, revision: revisionOf(obj) } };
-    throw e;
+    return { type: 'item', item: { key, kind, decodeError: failure(kind, key, e), revision: revisionOf(obj) } };
   }
 }
 
@@ -94,15 +103,14 @@ const podSource: Source = {
     const pod = obj as Pod;
     const node = pod.spec?.nodeName;
     // Unscheduled pods have no endpoint and no key yet.
-    if (!node) return { type: 'skip' };
-    const ns = pod.metadata.namespace ?? 'default';
+    if (!node || typeof node !== 'string') return { type: 'skip' };
+    const ns = typeof pod.metadata.namespace === 'string' ? pod.metadata.namespace : 'default';
     const key = canonicalKey('WorkloadEndpoint', workloadEndpointName(node, ORCHESTRATOR_K8S, pod.metadata.name, 'eth0'), ns);
     let wep;
     try {
       wep = podToWorkloadEndpoint(pod, { warn: ctx.warn, interfacePrefix: ctx.interfacePrefix });
     } catch (e) {
-      if (e instanceof ConversionError) return { type: 'item', item: { key, kind: 'WorkloadEndpoint', decodeError: e.message, revision: revisionOf(obj) } };
-      throw e;
+      return { type: 'item', item: { key, kind: 'WorkloadEndpoint', decodeError: failure('WorkloadEndpoint', key, e), revision: revisionOf(obj) } };
     }
     // Host-network pods are not endpoints; endpoints without addresses (finished pods, pods the
     // CNI plugin has not set up yet) are hidden from the dataplane, as Calico's syncer does.
@@ -122,16 +130,17 @@ const nodeSource: Source = {
 const namespaceSource: Source = {
   api: { group: '', version: 'v1', plural: 'namespaces' },
   convert(obj) {
-    const p = namespaceToProfile(obj as Namespace);
-    return itemOf('Profile', canonicalKey('Profile', p.metadata.name), obj, () => p);
+    const key = canonicalKey('Profile', namespaceProfileName(obj.metadata.name));
+    return itemOf('Profile', key, obj, () => namespaceToProfile(obj as Namespace));
   },
 };
 
 const serviceAccountSource: Source = {
   api: { group: '', version: 'v1', plural: 'serviceaccounts' },
   convert(obj) {
-    const p = serviceAccountToProfile(obj as ServiceAccount);
-    return itemOf('Profile', canonicalKey('Profile', p.metadata.name), obj, () => p);
+    const ns = typeof obj.metadata.namespace === 'string' ? obj.metadata.namespace : 'default';
+    const key = canonicalKey('Profile', serviceAccountProfileName(ns, obj.metadata.name));
+    return itemOf('Profile', key, obj, () => serviceAccountToProfile(obj as ServiceAccount));
   },
 };
 
