@@ -74,6 +74,8 @@ async function child(endpoint: string): Promise<void> {
     } else if (line === 'steady-end') {
       measuring = false;
       const cpu = process.cpuUsage(cpu0);
+      (globalThis as { gc?: () => void }).gc?.();
+      const liveMB = process.memoryUsage().heapUsed / 2 ** 20;
       const sorted = [...latencies].sort((a, b) => a - b);
       const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
       out({
@@ -85,6 +87,7 @@ async function child(endpoint: string): Promise<void> {
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
         wallSeconds: (performance.now() - wall0) / 1000,
         maxRssKB: process.resourceUsage().maxRSS,
+        liveMB,
       });
       void syncer.stop().then(() => backend.close()).then(() => process.exit(0));
     }
@@ -218,14 +221,15 @@ async function main(): Promise<void> {
     proc.stdin.write('steady-start\n');
     await ack;
     let inflight = 0, sent = 0, skipped = 0, failed = 0;
-    const tEnd = performance.now() + steadyS * 1000;
+    const tStart = performance.now();
+    const tEnd = tStart + steadyS * 1000;
     const intervalMs = 10;
-    const perTick = rate / (1000 / intervalMs);
-    let due = 0;
+    let issued = 0;
     while (performance.now() < tEnd) {
-      due += perTick;
-      while (due >= 1) {
-        due--;
+      // Issue by elapsed time, so a late timer does not lower the rate.
+      const due = Math.floor(((performance.now() - tStart) / 1000) * rate);
+      while (issued < due) {
+        issued++;
         if (inflight >= MAX_INFLIGHT) {
           skipped++;
           continue;
@@ -251,7 +255,7 @@ async function main(): Promise<void> {
     console.log(
       `steady: ${sent} updates in ${steadyS} s (${(sent / steadyS).toFixed(0)}/s, ${skipped} skipped at the in-flight cap, ${failed} failed); ` +
         `delivered ${String(s.count)}; latency p50 ${String(s.p50)} ms, p99 ${String(s.p99)} ms, max ${String(s.max)} ms; ` +
-        `syncer CPU ${Number(s.cpuSeconds).toFixed(1)} s over ${Number(s.wallSeconds).toFixed(0)} s (${((100 * Number(s.cpuSeconds)) / Number(s.wallSeconds)).toFixed(0)}% of a core); peak RSS ${(Number(s.maxRssKB) / 1024).toFixed(0)} MB`,
+        `syncer CPU ${Number(s.cpuSeconds).toFixed(1)} s over ${Number(s.wallSeconds).toFixed(0)} s (${((100 * Number(s.cpuSeconds)) / Number(s.wallSeconds)).toFixed(0)}% of a core); peak RSS ${(Number(s.maxRssKB) / 1024).toFixed(0)} MB, live heap after a full GC ${Number(s.liveMB).toFixed(0)} MB`,
     );
     await new Promise((r) => proc.on('exit', r));
   } finally {
