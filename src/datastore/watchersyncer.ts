@@ -53,7 +53,6 @@ class ScopeWatcher {
   /** Revision after which the watch continues (last list revision or last event). */
   private revision: string | undefined;
   private needList = true;
-  listedOnce = false;
   phase: Phase = 'listing';
   lostSince: number | undefined;
   private handle: WatchHandle | undefined;
@@ -133,7 +132,6 @@ class ScopeWatcher {
       this.connected();
       this.revision = revision;
       this.needList = false;
-      this.listedOnce = true;
       this.log.debug({ scope: scopeName(this.scope), revision, items }, 'listed');
       this.syncer.scopeListed();
     }
