@@ -67,6 +67,8 @@ export type TestApiServerOptions = {
   tls?: { key: string | Buffer; cert: string | Buffer };
   /** Require `Authorization: Bearer <token>`; anything else gets 401 (no authorization beyond that). */
   bearerToken?: string;
+  /** Port on 127.0.0.1 (default: an ephemeral one). */
+  port?: number;
 };
 
 export type RequestRecord = { method: string; path: string; query: Record<string, string>; watch: boolean };
@@ -128,7 +130,7 @@ export class TestApiServer {
   private listFaults: Fault[] = [];
   private watchFaults: Fault[] = [];
   private bookmarkTimer?: NodeJS.Timeout;
-  private readonly opts: Required<Omit<TestApiServerOptions, 'tls' | 'bearerToken'>> & Pick<TestApiServerOptions, 'tls' | 'bearerToken'>;
+  private readonly opts: Required<Omit<TestApiServerOptions, 'tls' | 'bearerToken' | 'port'>> & Pick<TestApiServerOptions, 'tls' | 'bearerToken' | 'port'>;
   private portNumber = 0;
 
   private constructor(opts: TestApiServerOptions) {
@@ -138,6 +140,7 @@ export class TestApiServer {
       tooOldWatchAsHttpStatus: opts.tooOldWatchAsHttpStatus ?? false,
       tls: opts.tls,
       bearerToken: opts.bearerToken,
+      port: opts.port,
     };
   }
 
@@ -152,7 +155,7 @@ export class TestApiServer {
     s.server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : http.createServer(handler);
     await new Promise<void>((resolve, reject) => {
       s.server.once('error', reject);
-      s.server.listen(0, '127.0.0.1', () => resolve());
+      s.server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
     });
     s.portNumber = (s.server.address() as AddressInfo).port;
     s.bookmarkTimer = setInterval(() => s.sendBookmarks(), s.opts.bookmarkIntervalMs);
