@@ -439,3 +439,49 @@ test('replaying the same updates in different orders gives the same Loc-RIB', ()
   }
   assert.equal(snapshots.size, 1);
 });
+
+test('best-change drain: fresh prefixes, then changes to them, then re-announcement after withdrawal', () => {
+  const rib = newRib();
+  up(rib, A);
+  up(rib, B);
+  rib.applyUpdate('a', update([P, Q], ibgpAttrs('198.18.0.10')));
+  assert.deepEqual(
+    rib.drainBestChanges().map((c) => [c.prefix, c.best?.peerId, c.best?.reason]),
+    [
+      [P, 'a', 'only-path'],
+      [Q, 'a', 'only-path'],
+    ],
+  );
+  // Fresh insert, then a better path from another peer, then withdraw + re-announce of Q.
+  const R = '10.0.2.0/24';
+  rib.applyUpdate('a', update([R], ibgpAttrs('198.18.0.10')));
+  rib.applyUpdate('b', update([R], ibgpAttrs('198.18.0.20', { localPref: 200 })));
+  rib.applyUpdate('a', withdrawal([Q]));
+  rib.applyUpdate('a', update([Q], ibgpAttrs('198.18.0.12')));
+  const got = rib.drainBestChanges().map((c) => [c.prefix, c.best?.peerId, c.best?.nextHop, c.best?.reason]);
+  assert.deepEqual(got, [
+    [R, 'b', '198.18.0.20', 'local-pref'],
+    [Q, 'a', '198.18.0.12', 'only-path'],
+  ]);
+  assert.deepEqual(rib.drainBestChanges(), []);
+});
+
+test('graceful restart with several paths per prefix: the stale path loses to a fresh better one and is swept', () => {
+  const rib = newRib();
+  up(rib, A);
+  up(rib, B);
+  rib.applyUpdate('a', update([P], ibgpAttrs('198.18.0.10', { localPref: 200 })));
+  rib.applyUpdate('b', update([P], ibgpAttrs('198.18.0.20')));
+  rib.drainBestChanges();
+  rib.peerDown('a', { gracefulRestart: {} });
+  let v = rib.lookup(P)!;
+  assert.equal(v.paths.find((p) => p.best)!.peerId, 'a', 'stale path stays best');
+  assert.equal(v.paths.find((p) => p.peerId === 'a')!.stale, true);
+  assert.deepEqual(rib.drainBestChanges(), []);
+  rib.peerUp('a', { routerId: A.routerId, localAddress: '192.0.2.1', families: new Set(['1/1']) });
+  assert.equal(rib.endOfRib('a', 1, 1), 1);
+  v = rib.lookup(P)!;
+  assert.deepEqual(v.paths.map((p) => p.peerId), ['b']);
+  assert.equal(rib.drainBestChanges()[0]!.best!.peerId, 'b');
+  assert.equal(rib.stats().attrSets, 1);
+});
