@@ -15,11 +15,13 @@
  *   the syncer. 410 (HTTP status or ERROR event) becomes DatastoreError `gone` (re-list); anything
  *   else — refused connection, reset, 5xx, a stream silent for longer than its bound — becomes
  *   `transient` (the syncer backs off and calls watch() again).
- * - resume hint: bookmarks move a watch forward without events, and the syncer only knows event
- *   revisions. When watch() is called again from exactly the revision this backend last reported
- *   for a scope, each stream resumes from its own newest resourceVersion (bookmark included)
- *   instead; no event can lie between, because any would have been reported. This keeps a quiet
- *   scope from falling behind the compaction window and re-listing after every blip.
+ * - bookmarks: each one is passed to the syncer as progress (`sink.onProgress`, for a scope with
+ *   two streams the slower one's position), so a quiet scope resumes from a recent revision and
+ *   does not fall behind the compaction window and re-list after every blip.
+ * - resume records: when watch() is called again from exactly the revision this backend last
+ *   reported for a scope, each stream resumes from its own newest resourceVersion; no event can
+ *   lie between, because any would have been reported. This matters for the two-stream Profile
+ *   scope, whose streams are rarely at the same point.
  */
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
@@ -260,6 +262,13 @@ export class K8sBackend implements DatastoreBackend {
             if (dead) return;
             const out = this.handleEvent(ev, i, source, ctx, progress, what);
             if (out instanceof DatastoreError) return fail(out);
+            if (ev.type === 'BOOKMARK') {
+              // Every event up to the slowest stream's position has been delivered.
+              const upTo = progress.perSource.reduce((a, b) => (compareRevisions(a, b) <= 0 ? a : b));
+              progress.reported = maxRevision(progress.reported, upTo);
+              sink.onProgress?.(upTo);
+              return;
+            }
             if (out.length) {
               for (const e of out) progress.reported = maxRevision(progress.reported, e.type === 'put' ? e.item.revision : e.revision);
               sink.onEvents(out);
