@@ -70,7 +70,9 @@ class ScopeWatcher {
   ) {
     this.backoff = new Backoff(backoffOpts);
     this.state = new ScopeState((item, problems, wasValid) => {
-      const what = describeResource(item.kind, item.value);
+      // An undecodable value has no metadata to name it by; its canonical key still does.
+      const value = item.value;
+      const what = value === undefined ? item.key : describeResource(item.kind, value);
       for (const p of problems) {
         this.log.warn(
           { resource: what, key: item.key, field: p.path, problem: p.message, revision: item.revision },

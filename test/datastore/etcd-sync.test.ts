@@ -124,7 +124,7 @@ test('etcd: invalid resources are logged with path and problem, counted, and har
     assert.equal(warn(`invalid IPPool/bad-selector: spec.nodeSelector: invalid selector "zone = 'a'"`).length, 1);
     assert.equal(warn(`invalid IPPool/${longName}: metadata.name: is 254 characters long; at most 253 allowed`).length, 1);
     assert.equal(warn('invalid IPPool/bad-type: spec.natOutgoing: expected boolean, got "yes"').length, 1);
-    assert.equal(warn('invalid IPPool/<unnamed>: (value): value at').length, 1);
+    assert.equal(warn('invalid IPPool/not-json: (value): value at /calico/resources/v3/projectcalico.org/ippools/not-json is not JSON').length, 1);
     assert.equal(warn('invalid Node/bad-node: spec.bgp.ipv4Address: "300.1.1.1/24" is not a valid IPv4 address or CIDR').length, 1);
     const structured = lines.find((l) => l.resource === 'IPPool/bad-cidr')!;
     assert.deepEqual([structured.field, structured.problem], ['spec.cidr', '"10.0.0.0/33" is not a valid CIDR']);
