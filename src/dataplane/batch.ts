@@ -50,10 +50,11 @@ const STREAM_CHUNK_LINES = 4096;
 export interface BatchOptions {
   timeoutMs?: number;
   /**
-   * Called once every line has been handed to the child, while it is still working through them
-   * in the kernel: lets the caller overlap its own bookkeeping with the kernel's work.
+   * Called after lines [from, to) were handed to the child, while it works through them: lets
+   * the caller do its bookkeeping for those lines in the time it would otherwise spend waiting
+   * for the pipe to drain. If the batch fails as a whole, the caller must undo what it booked.
    */
-  whileRunning?: () => void;
+  onSent?: (from: number, to: number) => void | Promise<void>;
 }
 
 /** Lines given up front, or generated on demand so generation overlaps the child's work. */
@@ -82,18 +83,22 @@ export async function runBatch(runner: CommandRunner, argvPrefix: readonly strin
     lineOf(lines, 0);
     const c = runner.start(argv, { timeoutMs: opts.timeoutMs });
     try {
-      for (let i = 0; i < n; i += STREAM_CHUNK_LINES) await c.write(chunkOf(lines, i, Math.min(n, i + STREAM_CHUNK_LINES)));
+      for (let i = 0; i < n; i += STREAM_CHUNK_LINES) {
+        const to = Math.min(n, i + STREAM_CHUNK_LINES);
+        const written = c.write(chunkOf(lines, i, to));
+        // While the pipe is full and `ip` works through it, the caller books this chunk.
+        await opts.onSent?.(i, to);
+        await written;
+      }
     } catch (e) {
       // Never leave a half-fed batch running: what it did is found by the next read-back.
       c.kill();
       throw e;
     }
-    const end = c.end();
-    opts.whileRunning?.();
-    r = await end;
+    r = await c.end();
   } else {
     const p = runner.run(argv, { input: chunkOf(lines, 0, n), timeoutMs: opts.timeoutMs });
-    opts.whileRunning?.();
+    await opts.onSent?.(0, n);
     r = await p;
   }
   const errors = parseBatchErrors(r.stderr);

@@ -17,6 +17,13 @@ import { once } from 'node:events';
  */
 export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
 
+/**
+ * How much stdin may be queued ahead of a streaming child before a write waits for it to drain:
+ * 1 MiB is ~15,000 route lines (~0.1 s of `ip` work), enough to keep it busy while the caller
+ * books a chunk, small enough that a stuck child cannot make us buffer a whole batch.
+ */
+const STREAM_BUFFER_LIMIT_BYTES = 1024 * 1024;
+
 export interface ExecResult {
   code: number;
   stdout: string;
@@ -104,7 +111,11 @@ export class ProcessRunner implements CommandRunner {
     return {
       write: (data) => {
         const stdin = child.stdin;
-        if (!stdin || stdin.destroyed || stdin.write(data)) return Promise.resolve();
+        if (!stdin || stdin.destroyed) return Promise.resolve();
+        stdin.write(data);
+        // Queue a little ahead of the child instead of waiting for every pipe-full, so it keeps
+        // working while the caller does its own; bounded so a stuck child cannot eat memory.
+        if (stdin.writableLength <= STREAM_BUFFER_LIMIT_BYTES) return Promise.resolve();
         return Promise.race([once(stdin, 'drain').then(() => undefined), closed]);
       },
       end: () => {

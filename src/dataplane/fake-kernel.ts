@@ -79,9 +79,9 @@ export class FakeKernel implements DataplaneKernel {
       this.gate();
       return [...this.routeTable.values()].filter((r) => familyOf(r.dst) === family).map((r) => ({ ...r }));
     },
-    apply: async (ops: readonly RouteOp[], opts: { whileRunning?: () => void } = {}): Promise<OpResult[]> => {
+    apply: async (ops: readonly RouteOp[], opts: { onSent?: (from: number, to: number) => void | Promise<void> } = {}): Promise<OpResult[]> => {
       this.gate();
-      opts.whileRunning?.();
+      await opts.onSent?.(0, ops.length);
       return ops.map((o) => {
         this.writes.push(`route ${o.op} ${o.route.dst}`);
         const k = rkey(o.route);

@@ -105,10 +105,10 @@ export class Iproute2Routes implements RouteNetlink {
     return routes;
   }
 
-  async apply(ops: readonly RouteOp[], opts: { whileRunning?: () => void } = {}): Promise<OpResult[]> {
+  async apply(ops: readonly RouteOp[], opts: { onSent?: (from: number, to: number) => void | Promise<void> } = {}): Promise<OpResult[]> {
     // Lines are generated chunk by chunk while `ip` already works on the first ones.
     const lines = { length: ops.length, line: (i: number): string => routeLine(ops[i]!) };
-    const results = await runBatch(this.runner, ipArgv(this.target), lines, { timeoutMs: this.timeoutMs, whileRunning: opts.whileRunning });
+    const results = await runBatch(this.runner, ipArgv(this.target), lines, { timeoutMs: this.timeoutMs, onSent: opts.onSent });
     return results.map((r, i) => (!r.ok && ops[i]!.op === 'delete' && isRouteGone(r.error ?? '') ? { ok: true } : r));
   }
 }

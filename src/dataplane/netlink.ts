@@ -38,10 +38,10 @@ export interface RouteNetlink {
   dump(family: 4 | 6): Promise<KernelRoute[]>;
   /**
    * Applies the ops in order; one result per op. Rejects only if the batch as a whole failed (the
-   * kernel may then hold any subset of the ops). `whileRunning` is called once the ops are
-   * submitted and the kernel is working through them.
+   * kernel may then hold any subset of the ops). `onSent(from, to)` is called as ops are handed
+   * to the kernel, so the caller can book them while the kernel works.
    */
-  apply(ops: readonly RouteOp[], opts?: { whileRunning?: () => void }): Promise<OpResult[]>;
+  apply(ops: readonly RouteOp[], opts?: { onSent?: (from: number, to: number) => void | Promise<void> }): Promise<OpResult[]>;
 }
 
 export interface VxlanInfo {

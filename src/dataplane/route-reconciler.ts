@@ -293,13 +293,14 @@ export class RouteReconciler {
       keys.push(key);
     }
     if (ops.length === 0) return { writes: 0, failures: 0, waiting, errors: [] };
-    // Book the writes as done while the kernel works through them (the batch runs in another
-    // process, mostly in the kernel; this bookkeeping is ~0.1 s of JS at 100,000 routes), then
-    // undo the few that failed. If the whole batch fails, undo everything: the read-back that
-    // follows a failure finds out what really happened.
+    // Book the writes as done chunk by chunk while the kernel works through them (the batch runs
+    // in another process; this bookkeeping is ~0.1 s of JS at 100,000 routes and fits in the
+    // time spent waiting for the pipe to drain), then undo the few that failed. If the whole
+    // batch fails, undo everything: the read-back that follows a failure finds what happened.
     const before: (KernelRoute | undefined)[] = new Array(ops.length);
-    const book = (): void => {
-      for (let i = 0; i < ops.length; i++) {
+    let booked = 0;
+    const book = (from: number, to: number): void => {
+      for (let i = from; i < to; i++) {
         const key = keys[i];
         if (key === undefined) continue;
         const op = ops[i]!;
@@ -307,6 +308,7 @@ export class RouteReconciler {
         if (op.op === 'replace') this.tracker.setActual(key, op.route);
         else this.tracker.deleteActual(key);
       }
+      booked = to;
     };
     const undo = (i: number): void => {
       const key = keys[i];
@@ -315,20 +317,14 @@ export class RouteReconciler {
       if (prev === undefined) this.tracker.deleteActual(key);
       else this.tracker.setActual(key, prev);
     };
-    let booked = false;
     let results: OpResult[];
     try {
-      results = await this.netlink.apply(ops, {
-        whileRunning: () => {
-          book();
-          booked = true;
-        },
-      });
+      results = await this.netlink.apply(ops, { onSent: book });
     } catch (e) {
-      if (booked) for (let i = ops.length - 1; i >= 0; i--) undo(i);
+      for (let i = booked - 1; i >= 0; i--) undo(i);
       throw e;
     }
-    if (!booked) book();
+    if (booked < ops.length) book(booked, ops.length);
     const errors: string[] = [];
     let failures = 0;
     const stillStray: KernelRoute[] = [];
