@@ -407,3 +407,18 @@ test('a VTEP whose MAC changes gets its FDB entry moved, not duplicated', async 
   assert.deepEqual([...k.fdbTable.values()].map((f) => [f.mac, f.dst]), [['66:00:00:00:00:03', '198.18.0.3']]);
   assert.deepEqual([...k.neighTable.values()].map((n) => [n.ip, n.mac]), [['10.65.1.1', '66:00:00:00:00:03']]);
 });
+
+test('a batch that dies after submission is not mistaken for success: bookkeeping is undone', async () => {
+  const { k, dp } = setup();
+  k.addLink('cali1234');
+  dp.setRoute(WL);
+  dp.setDatastoreInSync(true);
+  k.dieAfterSubmit = true;
+  const r1 = await dp.applyNow();
+  assert.equal(r1.ok, false);
+  assert.match(r1.errors.join(' '), /killed/);
+  assert.equal(dp.status().inSync, false, 'the route is still pending');
+  const r2 = await dp.applyNow();
+  assert.equal(r2.ok, true);
+  assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
+});

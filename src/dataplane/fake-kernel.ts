@@ -39,6 +39,8 @@ export class FakeKernel implements DataplaneKernel {
   readonly failRouteOnce = new Map<string, string>();
   /** While true every call rejects outright (a hung or failing `ip`). */
   broken = false;
+  /** The next route batch is submitted (onSent runs), then dies without writing anything. */
+  dieAfterSubmit = false;
   private nextIndex = 10;
 
   addLink(name: string, opts: Partial<KernelLink> = {}): KernelLink {
@@ -82,6 +84,10 @@ export class FakeKernel implements DataplaneKernel {
     apply: async (ops: readonly RouteOp[], opts: { onSent?: (from: number, to: number) => void | Promise<void> } = {}): Promise<OpResult[]> => {
       this.gate();
       await opts.onSent?.(0, ops.length);
+      if (this.dieAfterSubmit) {
+        this.dieAfterSubmit = false;
+        throw new Error('ip: killed by SIGKILL (timed out)');
+      }
       return ops.map((o) => {
         this.writes.push(`route ${o.op} ${o.route.dst}`);
         const k = rkey(o.route);

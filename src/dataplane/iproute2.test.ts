@@ -31,6 +31,33 @@ test('runBatch gives one result per line and rejects newlines inside a line', as
   await assert.rejects(runBatch(dead, ['ip'], ['a']), /exit code 255/);
 });
 
+test('streamed batches hand lines over in chunks, report progress, and kill a half-fed child on error', async () => {
+  let input = '';
+  let killed = false;
+  const runner: CommandRunner = {
+    run: async () => ({ code: 0, stdout: '', stderr: '' }),
+    start: () => ({
+      write: async (d: string) => {
+        input += d;
+      },
+      end: async () => ({ code: 1, stdout: '', stderr: 'Error: bad\nCommand failed -:5000\n' }),
+      kill: () => {
+        killed = true;
+      },
+    }),
+  };
+  const sent: [number, number][] = [];
+  const lines = { length: 5000, line: (i: number): string => `l${i}` };
+  const r = await runBatch(runner, ['ip'], lines, { onSent: (a, b) => void sent.push([a, b]) });
+  assert.equal(input.split('\n').length - 1, 5000);
+  assert.deepEqual(sent, [[0, 4096], [4096, 5000]]);
+  assert.equal(r.filter((x) => !x.ok).length, 1);
+  assert.equal(r[4999]!.error, 'Error: bad');
+  const bad = { length: 5000, line: (i: number): string => (i === 4500 ? 'a\nb' : 'x') };
+  await assert.rejects(runBatch(runner, ['ip'], bad), /newline/);
+  assert.equal(killed, true);
+});
+
 test('route JSON from `ip -N -j route show table all` is normalised with iproute2 defaults restored', () => {
   assert.deepEqual(parseRouteJson({ dst: '10.64.0.5', dev: 'cali1234', scope: '253', flags: [] }, 4), {
     table: 254, dst: '10.64.0.5/32', type: 'unicast', onlink: false, scope: 253, protocol: 3, metric: 0, dev: 'cali1234',
