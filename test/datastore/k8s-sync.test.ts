@@ -310,3 +310,30 @@ test('a malformed pod is rejected on its own; the watch and everything else go o
     await h.close();
   }
 });
+
+test('list() (the non-streaming form) restarts by itself after an expired continue token', async () => {
+  const server = await TestApiServer.start();
+  const { seed } = await import('./k8s-helpers.js');
+  seed(server);
+  const { K8sBackend } = await import('../../src/datastore/k8s/backend.js');
+  const { KubeClient } = await import('../../src/datastore/k8s/client.js');
+  const backend = new K8sBackend({ client: KubeClient.forServer(server.url), nodeName: NODE, pageSize: 1 });
+  try {
+    let done = false;
+    server.onRequest = (r) => {
+      if (!done && r.path === '/api/v1/namespaces' && r.query.continue) {
+        done = true;
+        server.create('namespaces', { metadata: { name: 'late' } });
+        server.compact();
+      }
+    };
+    const res = await backend.list({ kind: 'Profile' });
+    assert.ok(done);
+    const names = res.items.map((i) => i.key).sort();
+    assert.deepEqual(names, ['Profile/kns.default', 'Profile/kns.kube-system', 'Profile/kns.late', 'Profile/ksa.default.default', 'Profile/ksa.default.web']);
+    assert.equal(res.revision, String(server.revision));
+  } finally {
+    await backend.close();
+    await server.stop();
+  }
+});
