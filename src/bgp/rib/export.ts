@@ -34,7 +34,9 @@ export interface ExportContext {
 export function selfNextHop(target: PeerRecord, ipv6: boolean): string | undefined {
   const s = target.session;
   if (!s) return undefined;
-  return ipv6 ? (s.localAddressV6 ?? undefined) : s.localAddress;
+  const a = ipv6 ? s.localAddressV6 : s.localAddress;
+  // An unspecified address is "we have none": advertising it as NEXT_HOP would black-hole traffic.
+  return a === undefined || a === '0.0.0.0' || a === '::' ? undefined : a;
 }
 
 /**

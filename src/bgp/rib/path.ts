@@ -110,6 +110,8 @@ export class PeerRecord implements PolicyPeer {
   readonly counters: [FamilyCounters, FamilyCounters] = [newCounters(), newCounters()];
   /** What we last sent this peer: prefix → attributes (RFC 4271 §3.2 Adj-RIB-Out). */
   readonly adjRibOut = new Map<string, AttrSet>();
+  /** The "no next hop of this family" warning is logged once per peer, not per prefix. */
+  missingNextHopLogged = false;
   /** Prefixes whose export to this peer may have changed since the last drain. */
   pending: Set<string> | typeof ALL = new Set();
 

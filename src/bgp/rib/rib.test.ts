@@ -485,3 +485,15 @@ test('graceful restart with several paths per prefix: the stale path loses to a 
   assert.equal(rib.drainBestChanges()[0]!.best!.peerId, 'b');
   assert.equal(rib.stats().attrSets, 1);
 });
+
+test('export only in families negotiated on the session, and never without a next hop', () => {
+  const rib = newRib();
+  rib.addPeer('v4only', { address: E.address, asn: E.asn });
+  rib.peerUp('v4only', { routerId: E.routerId, localAddress: '198.18.1.1', families: new Set(['1/1']) });
+  rib.addPeer('nov6addr', { address: F.address, asn: F.asn });
+  rib.peerUp('nov6addr', { routerId: F.routerId, localAddress: '198.18.2.1', families: new Set(['1/1', '2/1']) });
+  rib.announce('fd00:1::/64');
+  rib.announce(P);
+  assert.deepEqual([...drainAll(rib, 'v4only').keys()], [P]);
+  assert.deepEqual([...drainAll(rib, 'nov6addr').keys()], [P]);
+});

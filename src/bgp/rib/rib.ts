@@ -801,6 +801,8 @@ export class Rib {
   private exportFor(prefix: string, fam: FamilyIndex, peer: PeerRecord, memo: Map<AttrSet, ExportMemo>): AttrSet | null {
     const best = this.bestPathOf(this.locRib.get(prefix));
     if (!best || !mayExport(best.source, peer)) return null;
+    // Only families negotiated on this session (RFC 4760 §7): never an IPv6 route to an IPv4-only peer.
+    if (!peer.session!.families.has(FAMILY_KEYS[fam]!)) return null;
     const bestAttrs = best.attrs!;
     let value = bestAttrs.value;
     if (peer.exportPolicy) {
@@ -821,7 +823,19 @@ export class Rib {
       const hit = memo.get(bestAttrs);
       if (hit !== undefined && hit.source === best.source) return this.store.retain(hit.out);
     }
-    const out = this.store.acquire(exportAttrs(value, best.source, peer, fam === 1, this.exportCtx));
+    const attrs = exportAttrs(value, best.source, peer, fam === 1, this.exportCtx);
+    if (attrs.nextHop === undefined) {
+      // We would have to be the next hop but have no address of this family on the session.
+      if (!peer.missingNextHopLogged) {
+        peer.missingNextHopLogged = true;
+        this.log.warn(
+          { peer: peer.id, prefix },
+          `no ${fam === 1 ? 'IPv6' : 'IPv4'} session address to use as next hop towards ${peer.id}; such routes are not advertised to it (configure a local address of that family)`,
+        );
+      }
+      return null;
+    }
+    const out = this.store.acquire(attrs);
     if (plain && !memo.has(bestAttrs)) memo.set(bestAttrs, { source: best.source, out: this.store.retain(out) });
     return out;
   }
