@@ -72,6 +72,12 @@ test('canonical prefixes', () => {
   assert.equal(canonicalPrefix('2001:0:0:1:0:0:0:0/64'), '2001:0:0:1::/64');
   assert.equal(canonicalPrefix('10.1.0.0/16'), '10.1.0.0/16');
   assert.throws(() => canonicalPrefix('10.1.0.0/33'));
+  assert.throws(() => canonicalPrefix('10.1.0.1/16'), /host bits/);
+  assert.throws(() => canonicalPrefix('256.1.0.0/16'));
+  assert.equal(canonicalPrefix('0.0.0.0/0'), '0.0.0.0/0');
+  assert.equal(canonicalPrefix('255.255.255.255/32'), '255.255.255.255/32');
+  assert.equal(canonicalPrefix('128.0.0.0/1'), '128.0.0.0/1');
+  assert.throws(() => canonicalPrefix('128.0.0.0/0'), /host bits/);
 });
 
 test('communities parse, format and refuse nonsense', () => {

@@ -88,9 +88,36 @@ export function formatPrefix(p: ParsedPrefix): string {
   return `${text}/${p.len}`;
 }
 
+/** One IPv4 octet as written canonically: 0-255, no leading zeros. */
+const OCTET = /^(?:0|[1-9]\d{0,2})$/;
+
+/**
+ * IPv4 without BigInt: local origination of a large table calls this once per prefix. Returns
+ * the input when it is already canonical, undefined when it is not plain IPv4 (the caller then
+ * takes the general path, which also produces the error message).
+ */
+function canonicalIpv4(cidr: string): string | undefined {
+  const slash = cidr.indexOf('/');
+  if (slash < 0) return undefined;
+  const parts = cidr.slice(0, slash).split('.');
+  const lenText = cidr.slice(slash + 1);
+  if (parts.length !== 4 || !/^\d{1,2}$/.test(lenText)) return undefined;
+  const len = Number(lenText);
+  if (len > 32) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    if (!OCTET.test(p) || Number(p) > 255) return undefined;
+    n = n * 256 + Number(p);
+  }
+  const hostBits = 32 - len;
+  // Host bits must be zero: n mod 2^hostBits, in floating point to avoid 32-bit shift limits.
+  if (n % 2 ** hostBits !== 0) return undefined;
+  return cidr;
+}
+
 /** Parses and re-formats: the canonical spelling of a prefix, or a UserError. */
 export function canonicalPrefix(cidr: string): string {
-  return formatPrefix(parsePrefix(cidr));
+  return canonicalIpv4(cidr) ?? formatPrefix(parsePrefix(cidr));
 }
 
 /** Is `inner` equal to or inside `outer`? */

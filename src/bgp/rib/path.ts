@@ -114,6 +114,9 @@ export class PeerRecord implements PolicyPeer {
   missingNextHopLogged = false;
   /** Prefixes whose export to this peer may have changed since the last drain. */
   pending: Set<string> | typeof ALL = new Set();
+  /** drainAdjRibOut's place in `pending` between bounded drains (see there). */
+  pendingIter: Iterator<string> | undefined = undefined;
+  pendingIterOf: Set<string> | undefined = undefined;
 
   constructor(
     readonly id: PeerId,

@@ -497,3 +497,19 @@ test('export only in families negotiated on the session, and never without a nex
   assert.deepEqual([...drainAll(rib, 'v4only').keys()], [P]);
   assert.deepEqual([...drainAll(rib, 'nov6addr').keys()], [P]);
 });
+
+test('bounded drains pick up prefixes changed or added between calls', () => {
+  const rib = newRib();
+  up(rib, E);
+  for (let i = 0; i < 25; i++) rib.announce(`10.65.${i}.0/26`);
+  const first = rib.drainAdjRibOut('e', 10);
+  const sent = first.announce.flatMap((g) => g.prefixes);
+  assert.equal(sent.length, 10);
+  rib.withdraw(sent[0]!); // already sent: must now be withdrawn
+  rib.announce('10.99.0.0/26'); // new
+  const rest = drainAll(rib, 'e');
+  assert.equal(rest.get(sent[0]!), null);
+  assert.ok(rest.has('10.99.0.0/26'));
+  assert.equal([...rest.values()].filter((v) => v !== null).length, 16);
+  assert.equal(rib.stats().peers[0]!.families['1/1']!.advertised, 25);
+});

@@ -396,13 +396,27 @@ export class Rib {
       peer.pending = all;
     }
     const pending = peer.pending;
+    // One live iterator across calls: V8 leaves deleted Set entries as holes until it rehashes,
+    // so restarting iteration at the front on every bounded drain would re-skip them (quadratic).
+    // A live iterator also visits prefixes added or re-added behind it.
+    let it = peer.pendingIter;
+    if (it === undefined || peer.pendingIterOf !== pending) {
+      it = pending.values();
+      peer.pendingIter = it;
+      peer.pendingIterOf = pending;
+    }
     const groups: [Map<AttrSet, AnnounceGroup>, Map<AttrSet, AnnounceGroup>] = [new Map(), new Map()];
     const withdraws: [string[], string[]] = [[], []];
     // best attrs → exported attrs, when no export policy changed them; holds one ref per entry.
     const memo: [Map<AttrSet, ExportMemo>, Map<AttrSet, ExportMemo>] = [new Map(), new Map()];
     let n = 0;
-    for (const prefix of pending) {
-      if (n >= maxPrefixes) break;
+    while (n < maxPrefixes) {
+      const next = it.next();
+      if (next.done) {
+        peer.pendingIter = undefined;
+        break;
+      }
+      const prefix = next.value;
       pending.delete(prefix);
       n++;
       const fam = prefixFamily(prefix);
@@ -434,6 +448,7 @@ export class Rib {
       if (withdraws[fam].length > 0) delta.withdraw.push({ afi: fam + 1, safi: 1, prefixes: withdraws[fam] });
     }
     delta.more = pending.size > 0;
+    if (!delta.more) peer.pendingIter = undefined;
     return delta;
   }
 
