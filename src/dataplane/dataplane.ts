@@ -146,7 +146,15 @@ export class Dataplane {
   // bad resource must not stop the rest of the dataplane.
 
   setRoute(r: DesiredRoute): boolean {
-    return this.queue('route', r, () => this.routes.setRoute(r));
+    // Inlined rather than through queue(): this is called 100,000 times in a row at startup.
+    try {
+      this.routes.setRoute(r);
+    } catch (e) {
+      this.reject('route', r, e);
+      return false;
+    }
+    this.kick();
+    return true;
   }
   deleteRoute(dst: string, table?: number): boolean {
     return this.queue('route', { dst, table }, () => this.routes.deleteRoute(dst, table));

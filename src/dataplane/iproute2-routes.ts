@@ -44,20 +44,20 @@ function kernelDst(dst: string, family: 4 | 6): string {
 }
 
 export function parseRouteJson(r: RouteJson, family: 4 | 6): KernelRoute {
-  const route: KernelRoute = {
+  // Every field present (undefined where absent): one hidden class for 100,000 parsed routes.
+  return {
     table: r.table === undefined ? RT_TABLE_MAIN : Number(r.table),
     dst: kernelDst(r.dst, family),
     type: r.type === undefined ? 'unicast' : (TYPE_BY_NUMBER[r.type] ?? 'other'),
+    dev: r.dev,
+    gateway: r.gateway,
     onlink: r.flags?.includes('onlink') ?? false,
     scope: r.scope === undefined ? RT_SCOPE_UNIVERSE : Number(r.scope),
     protocol: r.protocol === undefined ? RTPROT_BOOT : Number(r.protocol),
     metric: r.metric ?? 0,
+    src: r.prefsrc,
+    unsupported: r.nexthops !== undefined,
   };
-  if (r.dev !== undefined) route.dev = r.dev;
-  if (r.gateway !== undefined) route.gateway = r.gateway;
-  if (r.prefsrc !== undefined) route.src = r.prefsrc;
-  if (r.nexthops !== undefined) route.unsupported = true;
-  return route;
 }
 
 /** The `ip -batch` line that makes the kernel hold exactly this route. */

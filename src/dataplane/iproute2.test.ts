@@ -59,12 +59,14 @@ test('streamed batches hand lines over in chunks, report progress, and kill a ha
 });
 
 test('route JSON from `ip -N -j route show table all` is normalised with iproute2 defaults restored', () => {
+  const absent = { dev: undefined, gateway: undefined, src: undefined, unsupported: false };
   assert.deepEqual(parseRouteJson({ dst: '10.64.0.5', dev: 'cali1234', scope: '253', flags: [] }, 4), {
-    table: 254, dst: '10.64.0.5/32', type: 'unicast', onlink: false, scope: 253, protocol: 3, metric: 0, dev: 'cali1234',
+    ...absent, table: 254, dst: '10.64.0.5/32', type: 'unicast', onlink: false, scope: 253, protocol: 3, metric: 0, dev: 'cali1234',
   });
   assert.deepEqual(parseRouteJson({ type: '6', dst: '10.99.0.0/26', protocol: '80', flags: [] }, 4), {
-    table: 254, dst: '10.99.0.0/26', type: 'blackhole', onlink: false, scope: 0, protocol: 80, metric: 0,
+    ...absent, table: 254, dst: '10.99.0.0/26', type: 'blackhole', onlink: false, scope: 0, protocol: 80, metric: 0,
   });
+  assert.equal(parseRouteJson({ dst: '10.1.0.0/16', nexthops: [{}, {}] }, 4).unsupported, true);
   const v = parseRouteJson({ dst: '10.97.0.0/24', gateway: '10.65.1.1', dev: 'vxlan.calico', table: '100', protocol: '80', metric: 5, flags: ['onlink'] }, 4);
   assert.deepEqual([v.table, v.gateway, v.onlink, v.metric], [100, '10.65.1.1', true, 5]);
   assert.equal(parseRouteJson({ type: '2', dst: '127.0.0.1', dev: 'lo', table: '255', protocol: '2', scope: '254' }, 4).type, 'other');
