@@ -2,7 +2,7 @@
  * A real Kubernetes client (kubectl) against the test API server, to show the server speaks the
  * protocol well enough for more than our own backend: discovery, list with field selectors, CRDs,
  * apply (create and patch), label, delete and a watch stream — and that the K8sBackend sees what
- * kubectl changed. Also the BGP secret getter. Fails loudly when kubectl is missing.
+ * kubectl changed. Also the BGP secret getter and the NetworkUnavailable node condition. Fails loudly when kubectl is missing.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { harness, NODE, waitFor, type Harness } from './k8s-helpers.js';
 import { KubeClient } from '../../src/datastore/k8s/client.js';
 import { readSecretKey, SecretError } from '../../src/datastore/k8s/secrets.js';
+import { setNetworkUnavailable } from '../../src/datastore/k8s/nodestatus.js';
 
 let h: Harness;
 let dir: string;
@@ -129,4 +130,19 @@ test('BGP password secret getter: value, missing secret, missing key', async () 
   assert.equal(await readSecretKey(client, 'kube-system', 'bgp-secrets', 'peer1'), 's3cret!');
   await assert.rejects(readSecretKey(client, 'kube-system', 'nope', 'peer1'), (e: unknown) => e instanceof SecretError && /does not exist/.test(e.message));
   await assert.rejects(readSecretKey(client, 'kube-system', 'bgp-secrets', 'peer2'), (e: unknown) => e instanceof SecretError && /no key "peer2"/.test(e.message));
+});
+
+test('NetworkUnavailable condition: set without touching the kubelet\'s conditions; kubectl sees it', async () => {
+  h.server.patch('nodes', undefined, NODE, { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady' }] } });
+  const client = KubeClient.forServer(h.server.url);
+  await setNetworkUnavailable(client, NODE, false, new Date('2026-01-01T00:00:00.123Z'));
+  type Cond = { type: string; status: string; reason: string; lastTransitionTime?: string };
+  let conds = (h.server.get('nodes', undefined, NODE)!.status as { conditions: Cond[] }).conditions;
+  assert.deepEqual(conds.map((c) => [c.type, c.status, c.reason]), [['Ready', 'True', 'KubeletReady'], ['NetworkUnavailable', 'False', 'CalicoIsUp']]);
+  assert.equal(conds[1].lastTransitionTime, '2026-01-01T00:00:00Z');
+  await setNetworkUnavailable(client, NODE, true);
+  conds = (h.server.get('nodes', undefined, NODE)!.status as { conditions: Cond[] }).conditions;
+  assert.deepEqual(conds.map((c) => [c.type, c.status, c.reason]), [['Ready', 'True', 'KubeletReady'], ['NetworkUnavailable', 'True', 'CalicoIsDown']]);
+  const shown = await kubectl('get', 'node', NODE, '-o', 'jsonpath={.status.conditions[?(@.type=="NetworkUnavailable")].reason}');
+  assert.equal(shown, 'CalicoIsDown');
 });

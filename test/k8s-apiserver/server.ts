@@ -21,8 +21,9 @@
  *   watch from a compacted revision gets 200 + an ERROR event with a 410 Status (what current
  *   kube-apiserver does), or an HTTP 410 if `tooOldWatchAsHttpStatus` is set;
  * - create (POST), get, replace (PUT, with resourceVersion conflict checks → 409), JSON merge
- *   patch and strategic-merge patch (PATCH; strategic treated as a JSON merge patch), delete,
- *   and the `/status` subresource (replaces only `.status`);
+ *   patch and strategic-merge patch (PATCH; strategic merges `conditions`/`addresses` by `type`
+ *   and `containers` by `name`, and replaces other lists), delete, and the `/status`
+ *   subresource (changes only `.status`);
  * - fault injection: `compact(rev)`, `failNextLists(n, code)`, `failNextWatches(n, code)`,
  *   `breakWatchesWithGone()` (ERROR 410 mid-stream), `dropWatches()` (socket destroyed without a
  *   clean end), `stallWatches()` (a stream that stays open and says nothing), `delayMs`.
@@ -32,7 +33,8 @@
  * What it does NOT implement: authorization (a request with the token may do anything), client
  * certificates, admission, defaulting and validation (objects are stored as sent, CRD schemas are not checked),
  * protobuf, OpenAPI documents (404; kubectl needs `--validate=false` for apply), server-side
- * apply, JSON patch (RFC 6902), strategic-merge list semantics (lists are replaced), generation
+ * apply, JSON patch (RFC 6902), strategic-merge directives ($patch, $retainKeys) and merge keys
+ * beyond the three above, generation
  * and managedFields bookkeeping, finalizers/graceful deletion (DELETE removes at once), legacy
  * `/api/v1/watch/...` paths, `sendInitialEvents`/streaming lists, table output (`as=Table`:
  * kubectl falls back to its own columns), aggregated discovery (kubectl falls back).
@@ -111,6 +113,33 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+/**
+ * Strategic merge patch, for the lists the node agent patches: lists under these keys merge
+ * element-wise by the key named (Kubernetes' patchMergeKey for them); other lists are replaced.
+ */
+const STRATEGIC_MERGE_KEYS: Record<string, string> = { conditions: 'type', addresses: 'type', containers: 'name' };
+
+function strategicMerge(target: unknown, patch: unknown, field?: string): unknown {
+  const mergeKey = field ? STRATEGIC_MERGE_KEYS[field] : undefined;
+  if (mergeKey && Array.isArray(patch) && Array.isArray(target)) {
+    const out = target.map((x) => structuredClone(x) as Record<string, unknown>);
+    for (const p of patch as Array<Record<string, unknown>>) {
+      const i = out.findIndex((x) => x?.[mergeKey] === p?.[mergeKey]);
+      if (i >= 0) out[i] = strategicMerge(out[i], p) as Record<string, unknown>;
+      else out.push(p);
+    }
+    return out;
+  }
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete out[k];
+    else out[k] = strategicMerge(out[k], v, k);
   }
   return out;
 }
@@ -392,7 +421,8 @@ export class TestApiServer {
         const patch = await this.readBody(req);
         const cur = this.store.get(resource, route.namespace, route.name);
         if (!cur) throw new StoreError(404, 'NotFound', `${resource} "${route.name}" not found`);
-        let next = mergePatch(cur, route.subresource === 'status' ? { status: (patch as { status?: unknown }).status } : patch) as KubeObject;
+        const merge = ctype === 'application/strategic-merge-patch+json' ? strategicMerge : mergePatch;
+        let next = merge(cur, route.subresource === 'status' ? { status: (patch as { status?: unknown }).status } : patch) as KubeObject;
         next = { ...next, metadata: { ...next.metadata, name: cur.metadata.name, namespace: cur.metadata.namespace } };
         if (!(patch as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion) next.metadata.resourceVersion = undefined;
         return this.send(res, 200, this.store.update(resource, next));

@@ -14,6 +14,7 @@ export { KubeClient, K8sApiError } from './client.js';
 export { loadKubeAuth, builtinAuth, anonymousAuth, clientNodeLoadable } from './kubeconfig.js';
 export type { KubeAuth } from './kubeconfig.js';
 export { readSecretKey, SecretError } from './secrets.js';
+export { setNetworkUnavailable } from './nodestatus.js';
 export { podToWorkloadEndpoint, vethNameForWorkload, isFinished, podIPStrings } from './conversion/pod.js';
 export { k8sNodeToCalico } from './conversion/node.js';
 export { namespaceToProfile, serviceAccountToProfile } from './conversion/profile.js';
