@@ -87,8 +87,13 @@ export function newCounters(): FamilyCounters {
   return { received: 0, accepted: 0, best: 0, stale: 0, advertised: 0 };
 }
 
-/** Sentinel for "every prefix needs re-evaluation" in a peer's pending-output set. */
-export const ALL = 'all' as const;
+/** A walk of the whole Loc-RIB for one peer, in progress across bounded drains. */
+export interface FullWalk {
+  entries: Iterator<[string, Path | Dest]>;
+  /** Phase 2: what we had sent before the walk, checked for prefixes gone from the Loc-RIB. */
+  outKeys: Iterator<string> | undefined;
+  hadOutput: boolean;
+}
 
 export class PeerRecord implements PolicyPeer {
   readonly address: string;
@@ -113,7 +118,9 @@ export class PeerRecord implements PolicyPeer {
   /** The "no next hop of this family" warning is logged once per peer, not per prefix. */
   missingNextHopLogged = false;
   /** Prefixes whose export to this peer may have changed since the last drain. */
-  pending: Set<string> | typeof ALL = new Set();
+  pending = new Set<string>();
+  /** Set while every prefix is being re-evaluated for this peer (session up, export change). */
+  fullWalk: FullWalk | undefined = undefined;
   /** drainAdjRibOut's place in `pending` between bounded drains (see there). */
   pendingIter: Iterator<string> | undefined = undefined;
   pendingIterOf: Set<string> | undefined = undefined;

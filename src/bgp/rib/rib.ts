@@ -40,7 +40,6 @@ import { AttrStore, asPathCount, type AttrSet } from './attrs.js';
 import { selectBest, type DecisionContext } from './decision.js';
 import { exportAttrs, mayExport, type ExportContext } from './export.js';
 import {
-  ALL,
   BEST_REASONS,
   BEST_REASON_INDEX,
   Dest,
@@ -226,7 +225,6 @@ export class Rib {
     peer.routerIdNum = rid;
     this.upPeers.push(peer);
     this.releaseAdjRibOut(peer);
-    peer.pending = new Set();
     this.markAll(peer);
     this.log.info({ peer: peerId, routerId: session.routerId, families: [...session.families] }, 'peer up');
   }
@@ -245,6 +243,8 @@ export class Rib {
     }
     this.releaseAdjRibOut(peer);
     peer.pending = new Set();
+    peer.pendingIter = undefined;
+    peer.fullWalk = undefined;
     let removed = 0;
     const gr = opts.gracefulRestart;
     if (gr) {
@@ -370,7 +370,7 @@ export class Rib {
     if (!this.held) return;
     this.held = false;
     for (const p of this.upPeers) {
-      if (p.pending === ALL || p.pending.size > 0) this.listener.adjRibOutPending?.(p.id);
+      if (p.fullWalk || p.pending.size > 0) this.listener.adjRibOutPending?.(p.id);
     }
   }
 
@@ -390,41 +390,17 @@ export class Rib {
     const peer = this.mustGet(peerId);
     const delta: AdjRibOutDelta = { announce: [], withdraw: [], more: false };
     if (!peer.up || this.held) return delta;
-    if (peer.pending === ALL) {
-      const all = new Set<string>(this.locRib.keys());
-      for (const k of peer.adjRibOut.keys()) all.add(k);
-      peer.pending = all;
-    }
-    const pending = peer.pending;
-    // One live iterator across calls: V8 leaves deleted Set entries as holes until it rehashes,
-    // so restarting iteration at the front on every bounded drain would re-skip them (quadratic).
-    // A live iterator also visits prefixes added or re-added behind it.
-    let it = peer.pendingIter;
-    if (it === undefined || peer.pendingIterOf !== pending) {
-      it = pending.values();
-      peer.pendingIter = it;
-      peer.pendingIterOf = pending;
-    }
     const groups: [Map<AttrSet, AnnounceGroup>, Map<AttrSet, AnnounceGroup>] = [new Map(), new Map()];
     const withdraws: [string[], string[]] = [[], []];
     // best attrs → exported attrs, when no export policy changed them; holds one ref per entry.
     const memo: [Map<AttrSet, ExportMemo>, Map<AttrSet, ExportMemo>] = [new Map(), new Map()];
-    let n = 0;
-    while (n < maxPrefixes) {
-      const next = it.next();
-      if (next.done) {
-        peer.pendingIter = undefined;
-        break;
-      }
-      const prefix = next.value;
-      pending.delete(prefix);
-      n++;
+    const step = (prefix: string, v: Path | Dest | undefined): void => {
       const fam = prefixFamily(prefix);
-      const desired = this.exportFor(prefix, fam, peer, memo[fam]);
+      const desired = this.exportFor(prefix, fam, peer, memo[fam], v);
       const current = peer.adjRibOut.get(prefix);
       if (desired === current) {
         if (desired) this.store.release(desired);
-        continue;
+        return;
       }
       if (current) this.store.release(current);
       if (desired) {
@@ -441,14 +417,60 @@ export class Rib {
         peer.adjRibOut.delete(prefix);
         withdraws[fam].push(prefix);
       }
+    };
+    let n = 0;
+    // 1. A full walk (session up, export change): the Loc-RIB itself, then — only if we had sent
+    //    something before the walk began — what we sent that is no longer in it. Live Map
+    //    iterators, kept across bounded calls; changes behind the walk land in `pending` below.
+    while (n < maxPrefixes && peer.fullWalk) {
+      const w = peer.fullWalk;
+      if (w.outKeys === undefined) {
+        const r = w.entries.next();
+        if (r.done) {
+          if (!w.hadOutput) peer.fullWalk = undefined;
+          else w.outKeys = peer.adjRibOut.keys();
+          continue;
+        }
+        step(r.value[0], r.value[1]);
+      } else {
+        const r = w.outKeys.next();
+        if (r.done) {
+          peer.fullWalk = undefined;
+          continue;
+        }
+        if (!this.locRib.has(r.value)) step(r.value, undefined);
+      }
+      n++;
+    }
+    // 2. Prefixes changed since they were last looked at. One live iterator across calls: V8
+    //    leaves deleted Set entries as holes until it rehashes, so restarting at the front on
+    //    every bounded drain would re-skip them (quadratic); it also sees prefixes added behind it.
+    const pending = peer.pending;
+    if (n < maxPrefixes && pending.size > 0) {
+      let it = peer.pendingIter;
+      if (it === undefined || peer.pendingIterOf !== pending) {
+        it = pending.values();
+        peer.pendingIter = it;
+        peer.pendingIterOf = pending;
+      }
+      while (n < maxPrefixes) {
+        const next = it.next();
+        if (next.done) {
+          peer.pendingIter = undefined;
+          break;
+        }
+        pending.delete(next.value);
+        step(next.value, this.locRib.get(next.value));
+        n++;
+      }
     }
     for (const m of memo) for (const e of m.values()) this.store.release(e.out);
     for (const fam of [0, 1] as const) {
       for (const g of groups[fam].values()) delta.announce.push(g);
       if (withdraws[fam].length > 0) delta.withdraw.push({ afi: fam + 1, safi: 1, prefixes: withdraws[fam] });
     }
-    delta.more = pending.size > 0;
-    if (!delta.more) peer.pendingIter = undefined;
+    delta.more = peer.fullWalk !== undefined || pending.size > 0;
+    if (pending.size === 0) peer.pendingIter = undefined;
     return delta;
   }
 
@@ -779,14 +801,13 @@ export class Rib {
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
       const pending = peer.pending;
-      if (pending === ALL) continue;
       const affected =
         (oldBest !== null && mayExport(oldBest.source, peer)) ||
         (best !== null && mayExport(best.source, peer)) ||
         (peer.adjRibOut.size > 0 && peer.adjRibOut.has(prefix));
       if (!affected) continue;
       pending.add(prefix);
-      if (pending.size === 1 && !this.held) this.listener.adjRibOutPending?.(peer.id);
+      if (pending.size === 1 && !peer.fullWalk && !this.held) this.listener.adjRibOutPending?.(peer.id);
     }
   }
 
@@ -813,8 +834,14 @@ export class Rib {
   }
 
   /** The attribute set to advertise for `prefix` to `peer` (a reference taken), or null. */
-  private exportFor(prefix: string, fam: FamilyIndex, peer: PeerRecord, memo: Map<AttrSet, ExportMemo>): AttrSet | null {
-    const best = this.bestPathOf(this.locRib.get(prefix));
+  private exportFor(
+    prefix: string,
+    fam: FamilyIndex,
+    peer: PeerRecord,
+    memo: Map<AttrSet, ExportMemo>,
+    v: Path | Dest | undefined,
+  ): AttrSet | null {
+    const best = this.bestPathOf(v);
     if (!best || !mayExport(best.source, peer)) return null;
     // Only families negotiated on this session (RFC 4760 §7): never an IPv6 route to an IPv4-only peer.
     if (!peer.session!.families.has(FAMILY_KEYS[fam]!)) return null;
@@ -855,11 +882,14 @@ export class Rib {
     return out;
   }
 
-  /** Marks every prefix pending for `peer` (after session up or an export-side change). */
+  /** Re-evaluates every prefix for `peer` (after session up or an export-side change). */
   private markAll(peer: PeerRecord): void {
     if (!peer.up) return;
-    const wasIdle = peer.pending !== ALL && peer.pending.size === 0;
-    peer.pending = ALL;
+    const wasIdle = !peer.fullWalk && peer.pending.size === 0;
+    peer.fullWalk = { entries: this.locRib.entries(), outKeys: undefined, hadOutput: peer.adjRibOut.size > 0 };
+    // The walk looks at everything; earlier marks are covered by it.
+    peer.pending = new Set();
+    peer.pendingIter = undefined;
     if (wasIdle && !this.held) this.listener.adjRibOutPending?.(peer.id);
   }
 
