@@ -7,7 +7,8 @@
  * Ownership (never touch what we cannot recognise): a kernel route is ours if it is in an owned
  * table and either carries one of our protocols (felix 80, bgp 81) or carries the device-route
  * protocol on a workload interface (`cali*`). Everything else — other daemons' routes, routes an
- * operator added with `ip route add` — is invisible to this class.
+ * operator added with `ip route add` on any other interface — is invisible to this class. (A
+ * `boot` route on a `cali*` interface is ours, as it is Felix's: it is removed if unwanted.)
  *
  * A route through an interface that is missing or down is not programmed (the kernel would
  * refuse it or black-hole traffic); it is added as soon as the interface comes up, and removed
