@@ -5,5 +5,6 @@
  * route reconciler drains best-path changes. See docs/bgp-rib.md.
  */
 export * from './types.js';
-export { Rib } from './rib.js';
-export { AttrStore, type AttrSet } from './attrs.js';
+export { Rib, type UpdateResult } from './rib.js';
+export { DECISION_STEPS, DEFAULT_LOCAL_PREF, type DecisionStep } from './decision.js';
+export { REJECT_REASONS } from './path.js';

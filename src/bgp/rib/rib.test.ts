@@ -513,3 +513,18 @@ test('bounded drains pick up prefixes changed or added between calls', () => {
   assert.equal([...rest.values()].filter((v) => v !== null).length, 16);
   assert.equal(rib.stats().peers[0]!.families['1/1']!.advertised, 25);
 });
+
+test('making a peer an RR client re-exports without a session reset; removePeer withdraws its routes', () => {
+  const rib = newRib();
+  up(rib, A);
+  up(rib, B);
+  rib.applyUpdate('a', update([P], ibgpAttrs('198.18.0.10')));
+  assert.equal(drainAll(rib, 'b').size, 0, 'plain iBGP: not reflected');
+  rib.reconfigurePeer('a', { address: A.address, asn: A.asn, routeReflectorClient: true });
+  assert.deepEqual(drainAll(rib, 'b').get(P)?.clusterList, [ROUTER_ID]);
+  assert.equal(rib.dumpAdjRibOut('b').length, 1, 'route refresh answer');
+  rib.removePeer('a');
+  assert.deepEqual([...drainAll(rib, 'b')], [[P, null]]);
+  assert.throws(() => rib.peerUp('a', { routerId: A.routerId, localAddress: '192.0.2.1', families: new Set(['1/1']) }), /unknown peer/);
+  assert.throws(() => rib.reconfigurePeer('b', { address: '198.18.9.9', asn: LOCAL_AS }), /remove and re-add/);
+});

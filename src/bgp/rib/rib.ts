@@ -47,7 +47,6 @@ import {
   FLAG_STALE,
   Path,
   PeerRecord,
-  REJECT_REASONS,
   ipv4ToNumber,
   isStale,
   prefixFamily,
@@ -987,4 +986,3 @@ export class Rib {
   }
 }
 
-export { REJECT_REASONS };
