@@ -369,7 +369,7 @@ export class Rib {
     if (!this.held) return;
     this.held = false;
     for (const p of this.upPeers) {
-      if (p.fullWalk || p.pending.size > 0) this.listener.adjRibOutPending?.(p.id);
+      if (p.fullWalk || p.pending.size > 0) this.notifyPeer(p.id);
     }
   }
 
@@ -573,6 +573,26 @@ export class Rib {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /**
+   * Listener calls are the owner's code running in the middle of a RIB change: a throw there
+   * must not leave a prefix half-updated, so it is logged and swallowed.
+   */
+  private notifyPeer(peerId: PeerId): void {
+    try {
+      this.listener.adjRibOutPending?.(peerId);
+    } catch (e) {
+      this.log.error({ peer: peerId, err: e }, 'adjRibOutPending listener threw');
+    }
+  }
+
+  private notifyBest(): void {
+    try {
+      this.listener.bestChangesPending?.();
+    } catch (e) {
+      this.log.error({ err: e }, 'bestChangesPending listener threw');
+    }
+  }
 
   private mustGet(peerId: PeerId): PeerRecord {
     const p = this.peers.get(peerId);
@@ -795,7 +815,7 @@ export class Rib {
       this.bestLogPaths = [];
     }
     if (!this.bestLogMayRepeat) this.bestLogPaths.push(best!);
-    if (this.bestLog.push(prefix) === 1) this.listener.bestChangesPending?.();
+    if (this.bestLog.push(prefix) === 1) this.notifyBest();
     const peers = this.upPeers;
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
@@ -806,7 +826,7 @@ export class Rib {
         (peer.adjRibOut.size > 0 && peer.adjRibOut.has(prefix));
       if (!affected) continue;
       pending.add(prefix);
-      if (pending.size === 1 && !peer.fullWalk && !this.held) this.listener.adjRibOutPending?.(peer.id);
+      if (pending.size === 1 && !peer.fullWalk && !this.held) this.notifyPeer(peer.id);
     }
   }
 
@@ -889,7 +909,7 @@ export class Rib {
     // The walk looks at everything; earlier marks are covered by it.
     peer.pending = new Set();
     peer.pendingIter = undefined;
-    if (wasIdle && !this.held) this.listener.adjRibOutPending?.(peer.id);
+    if (wasIdle && !this.held) this.notifyPeer(peer.id);
   }
 
   private releaseAdjRibOut(peer: PeerRecord): void {
