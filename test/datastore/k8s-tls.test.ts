@@ -1,7 +1,7 @@
 /**
  * HTTPS and credentials: the test API server with a self-signed certificate and a bearer token,
- * reached through a kubeconfig file loaded by loadKubeAuth (client-node where it loads, the
- * built-in loader on Node 20). The syncer converges over TLS; a wrong token is a clear error;
+ * reached through a kubeconfig file loaded by loadKubeAuth (@kubernetes/client-node's
+ * KubeConfig). The syncer converges over TLS; a wrong token is a clear error;
  * kubectl with the same kubeconfig works too. Needs openssl and kubectl (fails loudly without).
  */
 import { test, before, after } from 'node:test';

@@ -115,3 +115,27 @@ test('a non-200 answer is a K8sApiError carrying the Status', async () => {
     },
   );
 });
+
+test('aborting a watch before its request is open leaves no unhandled error behind', async () => {
+  await withServer(
+    (res) => {
+      res.writeHead(200);
+      res.write(wire);
+    },
+    async (client) => {
+      const errors: unknown[] = [];
+      const onError = (e: unknown) => errors.push(e);
+      process.on('uncaughtException', onError);
+      try {
+        for (let i = 0; i < 20; i++) {
+          const h = client.watch('/api/v1/pods', {}, { onOpen: () => undefined, onEvent: () => undefined, onEnd: () => assert.fail('onEnd after abort') });
+          h.abort();
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        process.off('uncaughtException', onError);
+      }
+      assert.deepEqual(errors, []);
+    },
+  );
+});

@@ -2,8 +2,8 @@
  * HTTP plumbing to the Kubernetes API server: one request, one paged list, one watch stream.
  *
  * Authentication, TLS material and the server address come from a KubeAuth (kubeconfig.ts:
- * @kubernetes/client-node's KubeConfig.applyToHTTPSOptions where the library loads), re-applied
- * for every request so rotating tokens keep working. The requests themselves are made here with node:http/https rather
+ * @kubernetes/client-node's KubeConfig.applyToHTTPSOptions), re-applied for every request so
+ * rotating tokens keep working. The requests themselves are made here with node:http/https rather
  * than through the library's Watch/ListWatch/informer, because the datastore needs control the
  * library does not give: a silence bound on a stream, every byte resetting it (bookmarks
  * included), ERROR events and HTTP 410 told apart from transport errors, and no hidden retry loop
@@ -213,7 +213,12 @@ export class KubeClient {
     void this.open('GET', path, { ...query, watch: '1' }, undefined, undefined, true).then(
       (r) => {
         req = r;
-        if (aborted) return void r.destroy();
+        if (aborted) {
+          // Aborted while credentials were being applied: the request is already sent, and
+          // destroying it emits 'error' (socket hang up), which must not go unhandled.
+          r.on('error', () => undefined);
+          return void r.destroy();
+        }
         r.on('error', (e) => end({ type: 'error', error: e }));
         r.on('response', (res) => {
           armSilence();

@@ -11,7 +11,7 @@ import { loadKubeAuth } from './kubeconfig.js';
 export { K8sBackend, toDatastoreError, wireEventToBackendEvents } from './backend.js';
 export type { K8sBackendOptions } from './backend.js';
 export { KubeClient, K8sApiError } from './client.js';
-export { loadKubeAuth, builtinAuth, anonymousAuth, clientNodeLoadable } from './kubeconfig.js';
+export { loadKubeAuth, anonymousAuth } from './kubeconfig.js';
 export type { KubeAuth } from './kubeconfig.js';
 export { readSecretKey, SecretError } from './secrets.js';
 export { setNetworkUnavailable } from './nodestatus.js';

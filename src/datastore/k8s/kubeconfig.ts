@@ -1,21 +1,26 @@
 /**
- * Where the API server is and how to authenticate to it.
+ * Where the API server is and how to authenticate to it: @kubernetes/client-node's KubeConfig
+ * (kubeconfig files, the in-cluster service account, exec and auth-provider plugins), adapted to
+ * the one thing client.ts needs, "add credentials and TLS settings to this request".
  *
- * Normally @kubernetes/client-node's KubeConfig does this (kubeconfig files, in-cluster service
- * account, exec and auth-provider plugins), and it is used whenever it loads. But client-node 2.x
- * depends on undici 8, which needs Node >= 22.19 and throws at import time on Node 20 (tortie's
- * minimum: `zlib.createZstdDecompress` does not exist there). So the library is imported lazily,
- * and when that fails a small built-in loader covers what a node agent needs: the in-cluster
- * service account (token re-read on every request, as kubelet rotates it) and kubeconfig files
- * with a token, token file, client certificate or CA given as a path or inline data. Exec and
- * auth-provider plugins need the library (and so Node >= 22.19); the error says so.
+ * The library is pinned to 1.3 (package.json `~1.3.0`): 2.x depends on undici 8, which needs
+ * Node >= 22.19 and throws at import on Node 20, tortie's minimum.
+ *
+ * What is added on top of the library, and why:
+ * - Everything is checked once at load (current context, a plain-HTTP server, readable CA,
+ *   certificate, key and token files), so a broken kubeconfig is a UserError naming the file at
+ *   startup instead of every request failing later.
+ * - client-go's `tokenFile` user field (a token the kubelet rotates) is handed to the library's
+ *   own token-file authenticator, the one its in-cluster loader uses (re-read every minute, as
+ *   client-go does): client-node 1.3 reads only `token` from a kubeconfig and would otherwise
+ *   send no credentials at all. The token's trailing newline is trimmed per request.
  */
 import { readFileSync } from 'node:fs';
-import zlib from 'node:zlib';
 import type https from 'node:https';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { UserError } from '../../util/errors.js';
+import { errorMessage, UserError } from '../../util/errors.js';
 
 /** Server address plus a function that adds credentials/TLS settings to each request. */
 export interface KubeAuth {
@@ -25,112 +30,97 @@ export interface KubeAuth {
   apply(opts: https.RequestOptions): Promise<void>;
 }
 
-const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
 /** No credentials (the test API server, `kubectl proxy`). */
 export function anonymousAuth(server: string): KubeAuth {
   return { server, source: 'explicit server', apply: async () => undefined };
 }
 
-type KubeconfigFile = {
-  'current-context'?: string;
-  contexts?: Array<{ name: string; context?: { cluster?: string; user?: string } }>;
-  clusters?: Array<{ name: string; cluster?: Record<string, unknown> }>;
-  users?: Array<{ name: string; user?: Record<string, unknown> }>;
-};
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
-/** Built-in loader: a kubeconfig file, else the in-cluster service account. */
-export function builtinAuth(kubeconfigPath?: string): KubeAuth {
-  if (!kubeconfigPath) {
-    const host = process.env.KUBERNETES_SERVICE_HOST;
-    const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
-    if (!host) throw new UserError('no kubeconfig given (KUBECONFIG) and not running in a pod (KUBERNETES_SERVICE_HOST is unset)');
-    const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    return {
-      server,
-      source: 'in-cluster service account',
-      apply: async (opts) => {
-        opts.ca = readFileSync(join(SA_DIR, 'ca.crt'));
-        const token = readFileSync(join(SA_DIR, 'token'), 'utf8').trim();
-        opts.headers = { ...(opts.headers ?? {}), Authorization: `Bearer ${token}` };
-      },
-    };
-  }
-  let doc: KubeconfigFile;
+/** The `tokenFile` of the current user as written in the file, if the library ignored it. */
+function rawTokenFile(text: string, userName: string): string | undefined {
+  let raw: unknown;
   try {
-    doc = parseYaml(readFileSync(kubeconfigPath, 'utf8')) as KubeconfigFile;
-  } catch (e) {
-    throw new UserError(`cannot read kubeconfig ${kubeconfigPath}: ${(e as Error).message}`);
+    raw = parseYaml(text);
+  } catch {
+    return undefined; // the library parsed it; a YAML dialect difference is not worth failing on
   }
-  const base = dirname(kubeconfigPath);
-  const file = (p: string) => readFileSync(isAbsolute(p) ? p : join(base, p));
-  const ctxName = doc['current-context'];
-  const ctx = doc.contexts?.find((c) => c.name === ctxName)?.context;
-  if (!ctx) throw new UserError(`kubeconfig ${kubeconfigPath}: current-context ${JSON.stringify(ctxName)} is not among its contexts`);
-  const cluster = doc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
-  const server = str(cluster?.server);
-  if (!cluster || !server) throw new UserError(`kubeconfig ${kubeconfigPath}: cluster ${JSON.stringify(ctx.cluster)} has no server address`);
-  const user = doc.users?.find((u) => u.name === ctx.user)?.user ?? {};
-  if (user.exec || user['auth-provider']) {
-    throw new UserError(
-      `kubeconfig ${kubeconfigPath}: user ${JSON.stringify(ctx.user)} uses an exec/auth-provider plugin, which needs @kubernetes/client-node and so Node >= 22.19; use a token or client certificate`,
-    );
-  }
-  const caData = str(cluster['certificate-authority-data']);
-  const caFile = str(cluster['certificate-authority']);
-  const certData = str(user['client-certificate-data']);
-  const certFile = str(user['client-certificate']);
-  const keyData = str(user['client-key-data']);
-  const keyFile = str(user['client-key']);
-  const token = str(user.token);
-  const tokenFile = str(user.tokenFile);
-  const insecure = cluster['insecure-skip-tls-verify'] === true;
-  const tlsServerName = str(cluster['tls-server-name']);
-  return {
-    server,
-    source: `kubeconfig ${kubeconfigPath}`,
-    apply: async (opts) => {
-      if (caData) opts.ca = Buffer.from(caData, 'base64');
-      else if (caFile) opts.ca = file(caFile);
-      if (certData) opts.cert = Buffer.from(certData, 'base64');
-      else if (certFile) opts.cert = file(certFile);
-      if (keyData) opts.key = Buffer.from(keyData, 'base64');
-      else if (keyFile) opts.key = file(keyFile);
-      if (insecure) opts.rejectUnauthorized = false;
-      if (tlsServerName) opts.servername = tlsServerName;
-      const bearer = token ?? (tokenFile ? file(tokenFile).toString('utf8').trim() : undefined);
-      if (bearer) opts.headers = { ...(opts.headers ?? {}), Authorization: `Bearer ${bearer}` };
-      if (str(user.username)) opts.auth = `${str(user.username)}:${str(user.password) ?? ''}`;
-    },
-  };
+  const users = (raw as { users?: unknown } | null)?.users;
+  if (!Array.isArray(users)) return undefined;
+  const entry = users.find((u: unknown) => (u as { name?: unknown } | null)?.name === userName) as { user?: { tokenFile?: unknown } } | undefined;
+  const f = entry?.user?.tokenFile;
+  return typeof f === 'string' && f !== '' ? f : undefined;
 }
 
-/** True when @kubernetes/client-node (through undici 8) can be imported on this Node. */
-export function clientNodeLoadable(): boolean {
-  return typeof (zlib as unknown as Record<string, unknown>).createZstdDecompress === 'function';
+/** Reads a kubeconfig file into `kc` as KubeConfig.loadFromFile does, plus `tokenFile`. */
+function loadFile(kc: KubeConfig, path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read kubeconfig ${path}: ${errorMessage(e)}`);
+  }
+  try {
+    kc.loadFromString(text);
+  } catch (e) {
+    throw new UserError(`kubeconfig ${path} is invalid: ${errorMessage(e)}`);
+  }
+  kc.makePathsAbsolute(dirname(path));
+  const user = kc.getCurrentUser();
+  // client-go: an explicit token wins over tokenFile; plugins are a different mechanism.
+  if (!user || user.token || user.authProvider || user.exec) return;
+  const tokenFile = rawTokenFile(text, user.name);
+  if (!tokenFile) return;
+  const withFile = { ...user, authProvider: { name: 'tokenFile', config: { tokenFile: resolve(dirname(path), tokenFile) } } };
+  kc.users = kc.users.map((u) => (u === user ? withFile : u));
 }
 
 /**
  * Loads credentials the way calico-node does: the kubeconfig at `kubeconfigPath` (KUBECONFIG), or
- * the in-cluster service account. Uses @kubernetes/client-node when it can be imported.
+ * the in-cluster service account. Rejects with a UserError saying what to fix. An exec plugin runs
+ * once here (the library caches its credential until it expires).
  */
 export async function loadKubeAuth(kubeconfigPath?: string): Promise<KubeAuth> {
-  // Feature-test what undici 8 needs instead of trying the import: a failed import of it leaves
-  // an internal promise rejection that Node reports as unhandled, which can end the process.
-  if (!clientNodeLoadable()) return builtinAuth(kubeconfigPath);
-  const lib = await import('@kubernetes/client-node');
-  const kc = new lib.KubeConfig();
-  try {
-    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
-    else kc.loadFromCluster();
-  } catch (e) {
-    throw new UserError(`cannot load Kubernetes credentials from ${kubeconfigPath ?? 'the in-cluster service account'}: ${(e as Error).message}`);
+  const kc = new KubeConfig();
+  const source = kubeconfigPath ? `kubeconfig ${kubeconfigPath}` : 'in-cluster service account';
+  if (kubeconfigPath) {
+    loadFile(kc, kubeconfigPath);
+  } else {
+    // The library would build "https://undefined:undefined" from missing variables.
+    if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
+      throw new UserError('no kubeconfig given (KUBECONFIG) and not running in a pod (KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are unset)');
+    }
+    kc.loadFromCluster();
   }
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new UserError(`kubeconfig ${kubeconfigPath ?? '(in-cluster)'} has no current cluster with a server address`);
-  return { server, source: kubeconfigPath ? `kubeconfig ${kubeconfigPath}` : 'in-cluster service account', apply: (opts) => kc.applyToHTTPSOptions(opts) };
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) {
+    throw new UserError(`${source}: current-context ${JSON.stringify(kc.getCurrentContext() ?? null)} does not name a context with a known cluster`);
+  }
+  if (cluster.proxyUrl) {
+    // client.ts makes its own connections (keep-alive pool, one per watch), so a proxy agent
+    // from the library would be dropped silently; refuse rather than bypass the proxy.
+    throw new UserError(`${source}: proxy-url is not supported; tortie connects to ${cluster.server} directly`);
+  }
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+    throw new UserError(
+      `${source}: server ${cluster.server} is plain HTTP; @kubernetes/client-node refuses that unless the cluster sets insecure-skip-tls-verify: true`,
+    );
+  }
+  try {
+    await kc.applyToHTTPSOptions({});
+  } catch (e) {
+    throw new UserError(`${source}: cannot use its credentials: ${errorMessage(e)}`);
+  }
+  return {
+    server: cluster.server,
+    source,
+    apply: async (opts) => {
+      await kc.applyToHTTPSOptions(opts);
+      // The library also builds an agent per call; client.ts chooses its own (keep-alive pool for
+      // requests, a fresh connection per watch), and TLS settings travel in `opts` itself.
+      delete opts.agent;
+      // Its token-file authenticator keeps the file's trailing newline, which node:http rejects
+      // in a header; client-go trims it too.
+      const h = opts.headers as Record<string, unknown> | undefined;
+      if (typeof h?.Authorization === 'string') h.Authorization = h.Authorization.trim();
+    },
+  };
 }
