@@ -3,24 +3,31 @@
  * (see STYLE.md), and this list is in that order, so starting in order and stopping in reverse
  * is right:
  *
+ *   node (address, Node resource, pool, tunnel address)
+ *     │
  *   datastore ──► calc ──► dataplane (routes, links, neighbours; later ipsets, iptables)
- *       │                      ▲
- *       └──────► bgp ──────────┘   (BGP best paths are one route class of the route reconciler)
- *
- * To plug a component in: construct it here with what it consumes (e.g. the dataplane takes the
- * datastore's syncer), push it in flow order, and delete its placeholder.
+ *       │          │ ▲
+ *       │          ▼ │ best paths (through StaleBgpRoutes: kept until BGP re-converged)
+ *       └──────►  bgp (speaker: peers and exports from DesiredBgp)
  */
 import type { AgentConfig } from '../config/schema.js';
 import type { AgentComponent } from './component.js';
-import { PlaceholderComponent } from './placeholder.js';
+import { BgpComponent } from './bgp-component.js';
+import { DatastoreComponent } from './datastore-component.js';
+import { NodeComponent } from './node-component.js';
+import { RoutingComponent } from './routing-component.js';
 
 export function buildComponents(config: AgentConfig): AgentComponent[] {
-  const components: AgentComponent[] = [];
-
-  components.push(new PlaceholderComponent('datastore', 'not connected (no datastore component configured yet)'));
-  components.push(new PlaceholderComponent('dataplane', 'not programmed (no dataplane component configured yet)'));
-  if (config.networkingBackend === 'bird') {
-    components.push(new PlaceholderComponent('bgp', 'not running (no BGP speaker configured yet)'));
+  const node = new NodeComponent(config);
+  const datastore = new DatastoreComponent(config);
+  const bgp = config.networkingBackend === 'bird' ? new BgpComponent(config, datastore, config.bgpGracefulRestart) : undefined;
+  const routing = new RoutingComponent(config, datastore, node, bgp, { onInSync: () => bgp?.datastoreInSync() });
+  if (bgp) {
+    bgp.onBest = (changes) => routing.stale.onBest(changes);
+    bgp.onConverged = (reason) => routing.stale.sweep(reason);
+    bgp.kernelStatePreserved = () => routing.hadKernelState;
   }
+  const components: AgentComponent[] = [node, datastore, routing];
+  if (bgp) components.push(bgp);
   return components;
 }

@@ -393,6 +393,16 @@ export const SETTINGS = {
     description: 'UNIX socket (mode 0600) on which `tortie status` and other local commands reach the agent.',
     group: 'tortie',
   }),
+  bgpGracefulRestart: setting({
+    env: ['TORTIE_BGP_GRACEFUL_RESTART'],
+    type: boolType,
+    // Calico's BIRD template always enables graceful restart; off only to compare (tests) or to
+    // work around a peer with a broken implementation.
+    default: true,
+    description:
+      'Offer BGP graceful restart (RFC 4724) to every peer, so an agent restart keeps the routes on the peers and in the kernel. `false` makes every restart withdraw and re-learn all routes.',
+    group: 'tortie',
+  }),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;

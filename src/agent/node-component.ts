@@ -1,0 +1,147 @@
+/**
+ * calico-node's startup duties as the agent's first component: work out this node's IPv4 address
+ * (IP / IP_AUTODETECTION_METHOD), the uplink carrying it and its MTU, then make the datastore say
+ * so (Node resource, default pool, tunnel addresses; src/node/startup.ts). Later pool changes
+ * re-run the tunnel address step, so switching a pool to VXLAN needs no restart.
+ *
+ * Datastore writes are retried in the background: an unreachable etcd must not stop the agent
+ * from starting (the dataplane keeps its last state meanwhile), it only delays readiness.
+ */
+import { Etcd3 } from 'etcd3';
+import { etcdClientOptions } from '../datastore/etcd/options.js';
+import type { Update } from '../datastore/syncer.js';
+import type { AgentConfig } from '../config/schema.js';
+import { UserError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { autodetectAddress, listInterfaces, locateAddress } from '../node/detect.js';
+import type { DetectedAddress } from '../node/autodetect.js';
+import { EtcdNodeStore } from '../node/etcd-store.js';
+import { ensureTunnelAddresses, runStartup, type StartupSettings } from '../node/startup.js';
+import type { AgentComponent, AgentContext } from './component.js';
+import type { HealthReporter } from '../health/aggregator.js';
+
+/** Retry delays for startup writes while the datastore is unreachable: 1 s doubling to 30 s (Felix's cap). */
+const RETRY_INITIAL_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+/** Pool changes arrive in bursts (a calicoctl apply of several pools): coalesce them. */
+const POOL_DEBOUNCE_MS = 500;
+
+export class NodeComponent implements AgentComponent {
+  readonly name = 'node';
+  /** The node address with its interface and MTU; undefined when IP=none or nothing was found. */
+  address: DetectedAddress | undefined;
+  private store: EtcdNodeStore | undefined;
+  private etcd: Etcd3 | undefined;
+  private log!: Logger;
+  private reporter!: HealthReporter;
+  private retry: NodeJS.Timeout | undefined;
+  private poolTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private settings!: StartupSettings;
+  private done = false;
+
+  constructor(private readonly config: AgentConfig) {}
+
+  async start(ctx: AgentContext): Promise<void> {
+    this.log = ctx.logger;
+    this.reporter = ctx.health.register({ name: this.name, live: true, ready: true, timeoutMs: 0 });
+    this.reporter.report({ live: true, ready: false, detail: 'node startup not done' });
+    const c = this.config;
+    this.address = await this.resolveAddress();
+    this.settings = {
+      nodeName: c.nodename,
+      ...(this.address ? { ipv4Cidr: this.address.cidr } : {}),
+      ...(c.as !== undefined ? { asNumber: c.as } : {}),
+      networkingBackend: c.networkingBackend,
+      defaultPool: { cidr: c.ipv4PoolCidr, ipipMode: c.ipv4PoolIpip, vxlanMode: c.ipv4PoolVxlan, natOutgoing: c.ipv4PoolNatOutgoing },
+    };
+    if (c.datastoreType !== 'etcdv3') {
+      // The Kubernetes datastore keeps these on the Kubernetes Node (annotations) and IPAM CRDs;
+      // writing them is not implemented in this build, so they must be set by calico-node's own
+      // startup or an operator. Say so rather than pretend.
+      ctx.logger.warn('node startup writes (Node address, default pool, tunnel addresses) are not implemented for DATASTORE_TYPE=kubernetes; they must already be in the datastore');
+      this.done = true;
+      this.reporter.report({ live: true, ready: true, detail: 'startup writes skipped (kubernetes datastore)' });
+      return;
+    }
+    this.etcd = new Etcd3(etcdClientOptions({ endpoints: c.etcdEndpoints, caFile: c.etcdCaCertFile, certFile: c.etcdCertFile, keyFile: c.etcdKeyFile }));
+    this.store = new EtcdNodeStore(this.etcd);
+    this.schedule(0, RETRY_INITIAL_MS);
+  }
+
+  /** Re-checks the tunnel addresses when pools change (called with felix syncer batches). */
+  onUpdates(batch: readonly Update[]): void {
+    if (!this.store || !batch.some((u) => u.kind === 'IPPool')) return;
+    if (this.poolTimer) clearTimeout(this.poolTimer);
+    this.poolTimer = setTimeout(() => {
+      this.poolTimer = undefined;
+      if (this.done) void this.serial(() => this.tunnels());
+    }, POOL_DEBOUNCE_MS);
+    this.poolTimer.unref();
+  }
+
+  private schedule(delay: number, nextDelay: number): void {
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.serial(async () => {
+        try {
+          const r = await runStartup(this.store!, this.settings, this.log);
+          this.done = true;
+          this.reporter.report({ live: true, ready: true, detail: `Node ${this.settings.nodeName} written${r.vxlanTunnelAddr ? `, VXLAN tunnel ${r.vxlanTunnelAddr}` : ''}${r.ipipTunnelAddr ? `, IPIP tunnel ${r.ipipTunnelAddr}` : ''}` });
+        } catch (e) {
+          if (this.stopped) return;
+          this.log.warn({ err: errorMessage(e), retryInMs: nextDelay }, 'node startup (Node resource, pool, tunnel address) failed; retrying');
+          this.reporter.report({ live: true, ready: false, detail: `node startup failed: ${errorMessage(e)}` });
+          this.schedule(nextDelay, Math.min(RETRY_MAX_MS, nextDelay * 2));
+        }
+      });
+    }, delay);
+    this.retry.unref();
+  }
+
+  private async tunnels(): Promise<void> {
+    try {
+      await ensureTunnelAddresses(this.store!, this.settings, await this.store!.listPools(), this.log);
+    } catch (e) {
+      this.log.warn({ err: errorMessage(e) }, 'updating tunnel addresses after a pool change failed; will retry on the next pool change or restart');
+    }
+  }
+
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const p = (this.running ?? Promise.resolve()).then(() => (this.stopped ? undefined : fn()));
+    this.running = p.catch(() => undefined);
+    return this.running;
+  }
+
+  private async resolveAddress(): Promise<DetectedAddress | undefined> {
+    const c = this.config;
+    const ifaces = await listInterfaces();
+    if (c.ip === 'none') return undefined;
+    if (c.ip && c.ip !== 'autodetect') {
+      const [addr, len] = c.ip.split('/');
+      const where = await locateAddress(addr!, ifaces);
+      if (!where) {
+        this.log.warn({ ip: c.ip }, 'IP is not configured on any interface of this host; using it anyway (uplink MTU unknown, 1500 assumed)');
+        return { cidr: len ? c.ip : `${addr}/32`, iface: '', mtu: 1500 };
+      }
+      return { ...where, cidr: len ? c.ip : where.cidr };
+    }
+    const found = await autodetectAddress(c.ipAutodetectionMethod, ifaces);
+    if (!found) {
+      throw new UserError(
+        `no IPv4 address found with IP_AUTODETECTION_METHOD=${c.ipAutodetectionMethod}: set IP=a.b.c.d/len or choose another method (interface=REGEX, can-reach=DEST, cidr=CIDR)`,
+      );
+    }
+    this.log.info({ address: found.cidr, interface: found.iface, method: c.ipAutodetectionMethod }, 'autodetected the node IPv4 address');
+    return found;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    if (this.poolTimer) clearTimeout(this.poolTimer);
+    await this.running;
+    this.etcd?.close();
+  }
+}
