@@ -114,6 +114,12 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     });
   }
 
+  /** The port the listener is bound to (useful with port 0), or undefined when not listening. */
+  get listeningPort(): number | undefined {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : undefined;
+  }
+
   /** Starts listening (when configured) and starts every peer added so far. */
   async start(): Promise<void> {
     if (this.started) return;

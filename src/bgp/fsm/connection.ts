@@ -6,6 +6,7 @@
  * buffer to the caller and a later 'tcp-drain', which is how the speaker applies backpressure.
  */
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import {
   Framer,
   decode,
@@ -40,10 +41,13 @@ export function encodeMessage(msg: BgpMessage, opts: CodecOptions): Uint8Array {
 }
 
 /**
- * Messages decoded per event-loop turn before yielding. At ~2 µs per small UPDATE this keeps one
- * turn near a millisecond, far below any keepalive interval (measured in bench/bgp-ingest).
+ * Work done per event-loop turn before yielding: at most this many messages and this much time.
+ * A message count alone is not enough: a 4096-byte UPDATE can carry 800 /32s, and 512 of those
+ * held the loop for 1.4 s in bench/bgp-session-latency.ts; with the time budget the worst
+ * event-loop delay during a 1M-prefix load is a few tens of ms.
  */
 export const MESSAGES_PER_TICK = 512;
+export const TICK_BUDGET_MS = 5;
 /** How long a closing connection may take to flush its NOTIFICATION before it is destroyed. */
 const CLOSE_FLUSH_MS = 2_000;
 
@@ -238,12 +242,13 @@ export class TcpConnection implements FsmConnection {
     this.pump();
   }
 
-  /** Decodes and delivers up to MESSAGES_PER_TICK messages, then yields if more are waiting. */
+  /** Decodes and delivers messages within the per-turn budget, then yields if more are waiting. */
   private pump(): void {
     if (this.draining) return;
     let n = 0;
+    const start = performance.now();
     while (this.backlogPos < this.backlog.length && !this.closed) {
-      if (n++ === MESSAGES_PER_TICK) {
+      if (n++ === MESSAGES_PER_TICK || performance.now() - start > TICK_BUDGET_MS) {
         this.draining = true;
         this.socket.pause();
         setImmediate(() => {

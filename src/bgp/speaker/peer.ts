@@ -33,6 +33,8 @@ const EXPORT_BATCH_PREFIXES = 2_000;
  * back, paths it has not re-announced by then (and no End-of-RIB came) are removed.
  */
 const STALE_PATH_TIME_MS = 360_000;
+/** At most one log line per peer per this interval about malformed UPDATEs. */
+const MALFORMED_LOG_INTERVAL_MS = 10_000;
 /** A connect attempt is abandoned after Calico's `connect retry time` (5 s). */
 const DIAL_TIMEOUT_MS = 5_000;
 
@@ -360,11 +362,34 @@ export class Peer {
       for (const d of u.diagnostics) {
         m.malformedUpdates.inc({ peer: this.id, action: d.action });
       }
+      // A peer sending a whole table of bad UPDATEs must not flood the log: one line per
+      // MALFORMED_LOG_INTERVAL_MS, with the count of those not logged (the metric has them all).
+      const now = this.clock.now();
+      if (now - this.malformedLoggedAt < MALFORMED_LOG_INTERVAL_MS) {
+        this.malformedSuppressed++;
+      } else {
+        if (this.malformedSuppressed > 0) this.log.warn({ suppressed: this.malformedSuppressed }, `${this.malformedSuppressed} more malformed UPDATEs from this peer were not logged`);
+        this.malformedLoggedAt = now;
+        this.malformedSuppressed = 0;
+        this.logMalformed(u);
+      }
+    }
+    this.applyUpdate(u);
+  }
+
+  private malformedLoggedAt = -Infinity;
+  private malformedSuppressed = 0;
+
+  private logMalformed(u: UpdateMessage): void {
+    if (u.diagnostics) {
       this.log.warn(
         { diagnostics: u.diagnostics.map((d) => ({ code: d.code, action: d.action, attrType: d.attrType })) },
         `peer sent a malformed UPDATE (${u.diagnostics.map((d) => d.message).join('; ')}); ${u.treatAsWithdraw ? 'its prefixes are treated as withdrawn' : 'the bad attributes were discarded'} (RFC 7606), session stays up: fix the peer's route attributes`,
       );
     }
+  }
+
+  private applyUpdate(u: UpdateMessage): void {
     const r = this.ctx.rib.applyUpdate(this.id, u);
     if (r.endOfRib) {
       this.log.info({ family: r.endOfRib, swept: r.swept }, 'End-of-RIB received');
