@@ -48,7 +48,11 @@ test('every corpus message gets the right NOTIFICATION or a treat-as-withdraw, o
       (await controlCall<{ peers: PeerStatus[] }>(sp.control, 'bgp.peers')).peers.find((p) => p.address === lab.v4('b1'))!;
     await waitFor(async () => (await birdPeer()).state === 'Established', { timeoutMs: 30_000, what: `session to BIRD (log ${sp.log})` });
 
-    const argv = ['ip', 'netns', 'exec', lab.ns('x'), process.execPath, '--import', import.meta.resolve('tsx'), join(here, 'corpus-peer.ts'), T, ebgpSrc, ibgpSrc, sp.control];
+    // From source (tsx) or from dist/ (compiled .js, as `make test` runs it).
+    const fromSource = import.meta.url.endsWith('.ts');
+    const peerScript = join(here, fromSource ? 'corpus-peer.ts' : 'corpus-peer.js');
+    const loader = fromSource ? ['--import', import.meta.resolve('tsx')] : [];
+    const argv = ['ip', 'netns', 'exec', lab.ns('x'), process.execPath, ...loader, peerScript, T, ebgpSrc, ibgpSrc, sp.control];
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
