@@ -235,6 +235,7 @@ export function kernelRouteForBgp(
   nextHop: string | undefined,
   s: ClusterState,
   localBlocks: ReadonlySet<string> = new Set(s.localBlocks()),
+  uplinkDevice?: string,
 ): DesiredRoute | undefined {
   if (!nextHop || prefix.includes(':')) return undefined;
   const myCidr = nodeIPv4(s.localNode);
@@ -245,5 +246,8 @@ export function kernelRouteForBgp(
   const mode = pool?.spec.ipipMode;
   const encap = mode === 'Always' || (mode === 'CrossSubnet' && !(myCidr && sameSubnet(myCidr, nextHop)));
   if (encap) return { class: 'bgp', dst: prefix, gateway: nextHop, dev: IPIP_DEVICE, onlink: true };
-  return { class: 'bgp', dst: prefix, gateway: nextHop };
+  // A next hop on our own subnet is reached through the uplink: say so, as BIRD's kernel protocol
+  // does, so the route reads back exactly as written (the kernel always reports the device).
+  const direct = uplinkDevice && myCidr && sameSubnet(myCidr, nextHop);
+  return { class: 'bgp', dst: prefix, gateway: nextHop, ...(direct ? { dev: uplinkDevice } : {}) };
 }

@@ -117,7 +117,8 @@ test('changing a pool from VXLAN to no-encap removes VXLAN routes, device and VT
   assert.equal(sink.vteps.size, 0);
   // BGP now supplies the route to the remote block.
   g.onBgpBest([{ prefix: '10.65.0.64/26', nextHop: '198.18.0.12' }]);
-  assert.deepEqual(sink.routes.get('10.65.0.64/26'), { class: 'bgp', dst: '10.65.0.64/26', gateway: '198.18.0.12' });
+  // Same subnet: through the uplink, as the kernel will report it (reads back unchanged).
+  assert.deepEqual(sink.routes.get('10.65.0.64/26'), { class: 'bgp', dst: '10.65.0.64/26', gateway: '198.18.0.12', dev: 'eth0' });
 });
 
 test('BGP import filter: IPIP via tunl0 onlink, CrossSubnet direct in subnet, VXLAN pools and own blocks never', () => {
@@ -135,11 +136,14 @@ test('BGP import filter: IPIP via tunl0 onlink, CrossSubnet direct in subnet, VX
     { prefix: '192.0.2.0/24', nextHop: '198.18.0.3' },
   ]);
   assert.deepEqual(sink.routes.get('10.65.0.64/26'), { class: 'bgp', dst: '10.65.0.64/26', gateway: '198.18.0.12', dev: 'tunl0', onlink: true });
-  assert.deepEqual(sink.routes.get('10.66.0.0/26'), { class: 'bgp', dst: '10.66.0.0/26', gateway: '198.18.0.12' });
+  assert.deepEqual(sink.routes.get('10.66.0.0/26'), { class: 'bgp', dst: '10.66.0.0/26', gateway: '198.18.0.12', dev: 'eth0' });
   assert.equal(sink.routes.get('10.66.0.64/26')?.dev, 'tunl0');
   assert.equal(sink.routes.has('10.67.0.0/26'), false);
   assert.equal(sink.routes.get('10.65.0.0/26')?.class, 'local-block', 'our own block stays a blackhole');
   assert.equal(sink.routes.get('192.0.2.0/24')?.class, 'bgp');
+  // A next hop outside our subnet gets no device: the kernel resolves it (no uplink claimed).
+  g.onBgpBest([{ prefix: '192.0.3.0/24', nextHop: '203.0.113.9' }]);
+  assert.deepEqual(sink.routes.get('192.0.3.0/24'), { class: 'bgp', dst: '192.0.3.0/24', gateway: '203.0.113.9' });
   assert.deepEqual(sink.ipip, { mtu: 1480, address: undefined });
   g.onBgpBest([{ prefix: '10.65.0.64/26' }]);
   assert.equal(sink.routes.has('10.65.0.64/26'), false);

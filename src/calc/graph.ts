@@ -129,7 +129,7 @@ export class CalcGraph {
       const local = new Set(s.localBlocks());
       for (const prefix of this.dirtyBgp) {
         const nh = this.bgpBest.get(prefix);
-        const r = nh ? kernelRouteForBgp(prefix, nh, s, local) : undefined;
+        const r = nh ? kernelRouteForBgp(prefix, nh, s, local, this.cfg.uplinkDevice) : undefined;
         this.setSource(`bgp:${prefix}`, r ? [r] : []);
       }
       this.dirtyBgp.clear();

@@ -12,7 +12,7 @@
  *  - skip-interface=RE[,RE]: first-found over interfaces matching none of them;
  *  - can-reach=DEST: the source address the kernel picks for DEST (`ip route get`), which must be
  *    one of our interface addresses (its prefix length comes from there);
- *  - cidr=CIDR[,CIDR]: the first address inside one of the CIDRs.
+ *  - cidr=CIDR[,CIDR]: the first address inside one of the CIDRs (default exclusions apply).
  */
 import { UserError } from '../util/errors.js';
 
@@ -130,7 +130,8 @@ export function selectAddress(method: AutodetectMethod, ifaces: readonly Interfa
     case 'skip-interface':
       return firstMatching(ifaces, (i) => !anyMatch(method.regexes, i.name));
     case 'cidr':
-      return firstMatching(ifaces, () => true, (a) => method.cidrs.some((c) => ipv4InCidr(a.split('/')[0]!, c)));
+      // Calico's own devices are excluded here too: a tunnel address can sit inside a listed CIDR.
+      return firstMatching(ifaces, (i) => !anyMatch(DEFAULT_EXCLUDE_RES, i.name), (a) => method.cidrs.some((c) => ipv4InCidr(a.split('/')[0]!, c)));
     case 'can-reach':
       if (!canReachSource) return undefined;
       return firstMatching(ifaces, () => true, (a) => a.split('/')[0] === canReachSource);
