@@ -1,8 +1,9 @@
 /**
- * `tortie datastore dump` in Kubernetes mode through the real CLI entry point (tsx): the
+ * `tortie datastore dump` in Kubernetes mode through the real CLI entry point: the
  * environment calico-node gets (DATASTORE_TYPE=kubernetes, KUBECONFIG) against the test API
  * server over HTTPS with a bearer token, a CA file relative to the kubeconfig and the token in a
  * `tokenFile`; and the error a missing kubeconfig gives. Needs openssl (fails loudly without).
+ * Runs the compiled CLI when compiled itself, so what is tested is what ships.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,13 +17,19 @@ import { run } from '../../src/lab/exec.js';
 import { TestApiServer } from '../k8s-apiserver/server.js';
 import { NODE, seed } from './k8s-helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/**
+ * tortie from the same tree as this test: compiled main.js beside a compiled test (any outDir, not
+ * only dist/, which test/helpers/tortie-cmd.ts assumes), main.ts through tsx from source.
+ */
+const TORTIE = import.meta.url.endsWith('.js')
+  ? [process.execPath, '--enable-source-maps', fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))]
+  : [process.execPath, '--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))];
 const TOKEN = 'tortie-cli-token';
 let dir: string;
 let server: TestApiServer;
 
 function tortie(env: Record<string, string>, ...args: string[]) {
-  return run([process.execPath, '--import', 'tsx', MAIN, ...args], { allowFailure: true, timeoutMs: 60_000, env: { ...process.env, ...env } });
+  return run([...TORTIE, ...args], { allowFailure: true, timeoutMs: 60_000, env: { ...process.env, ...env } });
 }
 
 before(async () => {
