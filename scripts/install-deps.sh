@@ -3,17 +3,31 @@
 # Safe to run twice: it only installs what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/sbin"
 
-# command -> Debian package that provides it
+# command -> Debian package that provides it. Every program the build, the tests, the lab and the
+# demo run (grep src test bench for spawned commands when adding one).
 declare -A NEED=(
-  [ip]=iproute2 [iptables]=iptables [ipset]=ipset [nft]=nftables [conntrack]=conntrack
-  [etcd]=etcd-server [etcdctl]=etcd-client [bird]=bird [birdc]=bird [gobgpd]=gobgpd [gobgp]=gobgpd
-  [curl]=curl [pkill]=procps [ping]=iputils-ping [setpriv]=util-linux [sha1sum]=coreutils
+  [make]=make [cc]=gcc                                  # native/tcpmd5 (scripts/build-native.sh)
+  [ip]=iproute2 [bridge]=iproute2
+  [iptables]=iptables [ipset]=ipset [nft]=nftables [conntrack]=conntrack
+  [etcd]=etcd-server [etcdctl]=etcd-client
+  [bird]=bird [birdc]=bird [bird6]=bird [birdc6]=bird
+  [gobgpd]=gobgpd [gobgp]=gobgpd
+  [curl]=curl [openssl]=openssl [ping]=iputils-ping
+  [pkill]=procps [sysctl]=procps
+  [setpriv]=util-linux [nsenter]=util-linux [sha1sum]=coreutils
+  # The Kubernetes-datastore tests drive the real client. Debian's is old (1.20.2); it is only
+  # installed where no kubectl is, and a newer one (as on the dev machines) is kept.
+  [kubectl]=kubernetes-client
 )
 missing=()
 for cmd in "${!NEED[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
 done
+# The C library headers the addon needs: gcc only recommends libc6-dev, and apt runs without
+# recommends below.
+[ -f /usr/include/stdio.h ] || missing+=(libc6-dev)
 if ((${#missing[@]})); then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
   if [ "$(id -u)" != 0 ]; then
@@ -26,16 +40,27 @@ if ((${#missing[@]})); then
   fi
   echo "install-deps: installing $pkgs"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  # Keep Debian's maintainer scripts from starting etcd, BIRD or GoBGP in the root namespace (the
+  # tests start their own inside namespaces): policy-rc.d exit 101 = "not allowed", for the
+  # duration of the install only, and only if the machine has no policy of its own.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  apt-get update -qq </dev/null
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
-  # Debian starts these daemons in the root namespace on install where an init system runs;
-  # the tests start their own inside namespaces, so stop any that came up.
+  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $pkgs </dev/null >/dev/null
+  # Where an init system ignored policy-rc.d, stop whatever came up anyway.
   for svc in etcd bird bird6 gobgpd; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
       systemctl stop "$svc" || true
       systemctl disable "$svc" >/dev/null 2>&1 || true
     fi
+  done
+  for cmd in "${!NEED[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || { echo "install-deps: $cmd is still missing after installing ${NEED[$cmd]}" >&2; exit 1; }
   done
 fi
 

@@ -1,19 +1,18 @@
 /**
  * `tortie datastore dump` against a real etcd, and `tortie datastore check` on files, through the
- * real CLI entry point (tsx, as in development).
+ * real CLI entry point (the compiled build under `make test`, tsx from source).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { run } from '../../src/lab/exec.js';
+import { tortieCommand } from '../helpers/tortie-cmd.js';
 import { FIXTURES } from './fixtures.js';
 import { startEtcdPair, type EtcdPair } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const tortie = (...args: string[]) => run([process.execPath, '--import', 'tsx', MAIN, ...args], { allowFailure: true, timeoutMs: 60_000 });
+const tortie = (...args: string[]) => run([...tortieCommand(), ...args], { allowFailure: true, timeoutMs: 60_000 });
 
 let pair: EtcdPair;
 before(async () => {

@@ -12,9 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { startEtcd, type EtcdHandle } from '../../src/lab/etcd.js';
 import { pidExists, run, waitFor } from '../../src/lab/exec.js';
+import { nodeScriptCommand } from '../helpers/tortie-cmd.js';
 import { ipIn, netnsAdd, netnsDelete, netnsList, runIn } from '../../src/lab/netns.js';
 
 export const NS_PREFIX = 'tt-ds-';
@@ -114,11 +114,9 @@ export interface SyncerChild {
   proc: ChildProcessWithoutNullStreams;
 }
 
-const CHILD = fileURLToPath(new URL('./syncer-child.ts', import.meta.url));
-
 /** Starts syncer-child.ts inside `netns` (or in this namespace when netns is ''). */
 export function startSyncerChild(netns: string, endpoint: string, env: Record<string, string> = {}): SyncerChild {
-  const argv = [process.execPath, '--import', 'tsx', CHILD];
+  const argv = nodeScriptCommand(import.meta.url, 'syncer-child');
   const proc = netns ? spawn('ip', ['netns', 'exec', netns, ...argv], { env: { ...process.env, ETCD_ENDPOINTS: endpoint, ...env } }) : spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ETCD_ENDPOINTS: endpoint, ...env } });
   const messages: ChildMessage[] = [];
   const updates: SyncerChild['updates'] = [];

@@ -31,3 +31,17 @@ export function tortieCommand(): string[] {
   // be looked up from the child's cwd).
   return [process.execPath, '--import', import.meta.resolve('tsx'), join(REPO_ROOT, 'src', 'cli', 'main.ts')];
 }
+
+/**
+ * The argv that runs a helper script next to the calling test (`nodeScriptCommand(import.meta.url,
+ * 'syncer-child')`): the compiled `.js` beside it when the caller runs from `dist/`, the `.ts`
+ * through tsx when it runs from source. A path built with `new URL('./x.ts', import.meta.url)`
+ * breaks from `dist/`, where only `x.js` exists and tsx is not loaded.
+ */
+export function nodeScriptCommand(callerUrl: string, relativePathWithoutExtension: string): string[] {
+  const caller = fileURLToPath(callerUrl);
+  const fromTs = caller.endsWith('.ts');
+  const script = join(dirname(caller), `${relativePathWithoutExtension}${fromTs ? '.ts' : '.js'}`);
+  if (!existsSync(script)) throw new Error(`${script} is missing${fromTs ? '' : "; run 'make build' first"}`);
+  return fromTs ? [process.execPath, '--import', import.meta.resolve('tsx'), script] : [process.execPath, '--enable-source-maps', script];
+}
