@@ -106,3 +106,56 @@ test('TTL security (GTSM) with BIRD `ttl security on`, both directions: everythi
     await b3.stop();
   }
 });
+
+test('GTSM receive side: segments from a GTSM peer that arrive with TTL < 255 are dropped', async () => {
+  const T = lab.v4('t');
+  const sp = lab.tortie(
+    't',
+    speakerYaml({ routerId: T, asn: 64512, listen: '0.0.0.0', peers: [{ address: lab.v4('b1'), asNumber: 64512, ttlSecurity: 1, passive: true }] }),
+    'tortie-gtsm-rx',
+  );
+  try {
+    const peers = async (): Promise<PeerStatus[]> => (await controlCall<{ peers: PeerStatus[] }>(sp.control, 'bgp.peers')).peers;
+    await waitFor(async () => (await peers().catch(() => []))[0]?.state === 'Active', { timeoutMs: 20_000, what: `speaker up (log ${sp.log})` });
+    // A plain client (TTL 64) from the GTSM peer's address: it waits for our OPEN (so the
+    // accepted socket already has IP_MINTTL), then sends its OPEN, which the kernel must drop.
+    const script = `
+      const net = require('node:net');
+      const s = net.connect({ host: '${T}', port: 179, localAddress: '${lab.v4('b1')}' });
+      let got = 0;
+      s.on('data', (d) => {
+        got += d.length;
+        if (got >= 19) {
+          const open = Buffer.from('ffffffffffffffffffffffffffffffff001d0104fc00005a' + 'c6126402' + '00', 'hex');
+          s.write(open);
+          s.write(Buffer.from('ffffffffffffffffffffffffffffffff001304', 'hex'));
+          setTimeout(() => { console.log('sent'); s.destroy(); }, 3000);
+        }
+      });
+      s.on('error', (e) => { console.log('error ' + e.message); });
+    `;
+    const { run } = await import('../../src/lab/exec.js');
+    const out = await run(['ip', 'netns', 'exec', lab.ns('b1'), process.execPath, '-e', script], { timeoutMs: 15_000 });
+    assert.match(out.stdout, /sent/, 'the client got our OPEN and sent its own');
+    const { readFileSync } = await import('node:fs');
+    const log = readFileSync(sp.log, 'utf8');
+    assert.match(log, /Active → OpenSent \(tcp-accepted\)/, 'the TCP connection was accepted');
+    assert.doesNotMatch(log, /OpenSent → OpenConfirm/, 'the low-TTL OPEN never reached the speaker');
+    assert.doesNotMatch(log, /rejecting the peer's OPEN/);
+    await sp.stop('SIGINT');
+
+    // Control: the same client and OPEN against a speaker without ttlSecurity get to OpenConfirm,
+    // so the drop above is GTSM's doing, not a bad OPEN.
+    const plain = lab.tortie('t', speakerYaml({ routerId: T, asn: 64512, listen: '0.0.0.0', peers: [{ address: lab.v4('b1'), asNumber: 64512, passive: true }] }), 'tortie-plain-rx');
+    try {
+      await waitFor(async () => (await controlCall<{ peers: PeerStatus[] }>(plain.control, 'bgp.peers').catch(() => ({ peers: [] as PeerStatus[] }))).peers[0]?.state === 'Active', { timeoutMs: 20_000, what: 'plain speaker up' });
+      await run(['ip', 'netns', 'exec', lab.ns('b1'), process.execPath, '-e', script], { timeoutMs: 15_000 });
+      assert.match(readFileSync(plain.log, 'utf8'), /OpenSent → OpenConfirm/);
+    } finally {
+      await plain.stop('SIGINT');
+    }
+  } finally {
+    await sp.stop('SIGINT');
+  }
+});
+
