@@ -33,8 +33,11 @@ export async function withRoutingLab(
   const { tag: _t, podsPerNode: _p, agentEnv: _e, ...up } = o;
   await labUp({ ...up, name });
   try {
-    const pods: PodState[] = [];
     const st = loadLab(name);
+    // labUp records only the pool's CIDR and block size (its encapsulation modes are not written
+    // yet), so set the modes the test asked for before any pod or agent exists.
+    if (o.pool?.vxlanMode || o.pool?.ipipMode) await setPoolModes(st, { vxlanMode: o.pool.vxlanMode ?? 'Never', ipipMode: o.pool.ipipMode ?? 'Never' });
+    const pods: PodState[] = [];
     for (const n of st.nodes) {
       for (let i = 0; i < (o.podsPerNode ?? 2); i++) pods.push(await podAdd(name, n.name, `p${n.index}x${i}`));
     }
@@ -126,6 +129,16 @@ export async function deleteResource(lab: LabState, plural: string, name: string
   await withEtcd(lab, async (c) => {
     await c.delete().key(resourceKey(plural, name));
   });
+}
+
+export const DEFAULT_POOL = 'default-ipv4-ippool';
+
+/** Rewrites the default pool's encapsulation modes (read-modify-write of the stored resource). */
+export async function setPoolModes(lab: LabState, modes: { vxlanMode?: string; ipipMode?: string }): Promise<void> {
+  const pool = await getResource<{ spec: Record<string, unknown> }>(lab, 'ippools', DEFAULT_POOL);
+  if (!pool) throw new Error('the lab has no default pool');
+  Object.assign(pool.spec, modes);
+  await putResource(lab, 'ippools', DEFAULT_POOL, pool);
 }
 
 export { labDown };
