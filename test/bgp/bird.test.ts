@@ -72,8 +72,16 @@ test('iBGP with BIRD (tortie active, BIRD passive) and eBGP with BIRD (tortie pa
     });
     await waitFor(async () => !/10\.65\.1\.0\/26/.test(await b2.birdc('show route')), { timeoutMs: 10_000, what: 'b2 lost 10.65.1.0/26' });
 
+    // Route refresh (RFC 2918): `reload in` makes BIRD ask; we re-send our Adj-RIB-Out and the
+    // session stays up.
+    assert.match(await b1.birdc('reload in tortie'), /reload/i);
+    const { readFileSync } = await import('node:fs');
+    await waitFor(() => /route refresh requested: re-sending our Adj-RIB-Out/.test(readFileSync(sp.log, 'utf8')), { timeoutMs: 10_000, what: 'tortie answered the route refresh' });
+    await waitFor(async () => /10\.65\.0\.64\/26/.test(await b1.birdc('show route')), { timeoutMs: 10_000, what: 'b1 still has our route after the refresh' });
+
     const peers = await peersOf(sp.control);
     const p1 = peers.find((p) => p.address === lab.v4('b1'))!;
+    assert.equal(p1.flaps, 0);
     assert.equal(p1.protoState, 'up');
     assert.equal(p1.routerId, lab.v4('b1'));
     assert.match(await b1.birdc('show protocols'), /tortie\s+BGP\s+master\s+up\s+\S+\s+Established/);
