@@ -2,14 +2,23 @@
  * Datastore sync benchmark against a real etcd 3.4 in a network namespace of its own.
  *
  *   node --import tsx bench/datastore-sync.ts [--scale 1] [--steady-seconds 60] [--rate 1000]
+ *        [--consumer cache|keys] [--child-flags "--max-semi-space-size=4"]
  *
  * 1. Loads N WorkloadEndpoints, Nodes and GlobalNetworkPolicies (default 100,000 / 5,000 / 2,000)
  *    with bulk transactions.
  * 2. Times `etcdctl get --prefix /calico --limit 0 -w json > /dev/null` over the same keys.
  * 3. Starts the felix syncer in a separate process (so its RSS is its own) and times start → InSync,
  *    reporting that process's peak RSS.
- * 4. Steady state: `--rate` updates/s for `--steady-seconds`, each value stamped with its write
- *    time; the syncer process measures write → delivery latency (p50/p99) and its CPU time.
+ * 4. Steady state: `--rate` updates/s for `--steady-seconds`, each value stamped with a sequence
+ *    number. Per update the driver records when it issued the put and when etcd acknowledged it,
+ *    the syncer process when the update was delivered, so the write → delivery latency splits into
+ *    etcd's part (issue → ack: raft, fsync) and the syncer's (ack → delivery). The syncer process
+ *    also reports its GC pauses and event-loop delay over the phase.
+ *
+ * `--consumer cache` (default) attaches a ResourceCache, which keeps every value (what `tortie
+ * datastore dump` does); `--consumer keys` keeps only the keys, as the agent's calc does for
+ * everything but this node's endpoints — the syncer's own footprint. `--child-flags` passes V8
+ * flags to the syncer process.
  *
  * Needs root (network namespace). Cleans up its namespace, etcd and temp dir in `finally`.
  */
@@ -35,7 +44,13 @@ const MAX_INFLIGHT = 500;
 
 // --- the syncer side (child process) ---------------------------------------------------------
 
-async function child(endpoint: string): Promise<void> {
+/** Wall-clock milliseconds with sub-ms precision, comparable between the two processes. */
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+async function child(endpoint: string, consumer: string): Promise<void> {
+  const { monitorEventLoopDelay, PerformanceObserver } = await import('node:perf_hooks');
   const { EtcdBackend } = await import('../src/datastore/etcd/backend.js');
   const { WatcherSyncer } = await import('../src/datastore/watchersyncer.js');
   const { ResourceCache } = await import('../src/datastore/cache.js');
@@ -43,17 +58,47 @@ async function child(endpoint: string): Promise<void> {
   const out = (m: unknown) => process.stdout.write(`${JSON.stringify(m)}\n`);
   const backend = new EtcdBackend({ config: { endpoints: [endpoint] } });
   const syncer = new WatcherSyncer({ name: 'felix', backend, scopes: felixScopes('etcdv3') });
-  const cache = new ResourceCache().attach(syncer);
+  let size: () => number;
+  if (consumer === 'cache') {
+    const cache = new ResourceCache().attach(syncer);
+    size = () => cache.size;
+  } else {
+    const keys = new Set<string>();
+    syncer.onUpdates((batch) => {
+      for (const u of batch) {
+        if (u.type === 'delete') keys.delete(u.key);
+        else keys.add(u.key);
+      }
+    });
+    size = () => keys.size;
+  }
   let measuring = false;
-  const latencies: number[] = [];
+  /** [seq, delivered at] pairs of the steady phase. */
+  const delivered: number[] = [];
   syncer.onUpdates((batch) => {
     if (!measuring) return;
-    const now = Date.now();
+    const now = nowMs();
     for (const u of batch) {
-      const ts = Number(u.value?.metadata.annotations?.['bench/ts']);
-      if (ts) latencies.push(now - ts);
+      const seq = u.value?.metadata.annotations?.['bench/seq'];
+      if (seq !== undefined) delivered.push(Number(seq), now);
     }
   });
+  // GC pauses by kind (minor = scavenge, major = mark-compact, incremental, weakcb), in a phase.
+  const gcs = new Map<number, { n: number; totalMs: number; maxMs: number }>();
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      const g = gcs.get(kind) ?? { n: 0, totalMs: 0, maxMs: 0 };
+      g.n++;
+      g.totalMs += e.duration;
+      g.maxMs = Math.max(g.maxMs, e.duration);
+      gcs.set(kind, g);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  const GC_KIND: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
+  const gcSummary = () =>
+    Object.fromEntries([...gcs].map(([k, g]) => [GC_KIND[k] ?? String(k), { n: g.n, totalMs: Math.round(g.totalMs), maxMs: Math.round(g.maxMs * 10) / 10 }]));
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   const t0 = performance.now();
   syncer.onStatus((s) => {
     if (s !== 'InSync') return;
@@ -61,7 +106,7 @@ async function child(endpoint: string): Promise<void> {
     (globalThis as { gc?: () => void }).gc?.();
     const mem = process.memoryUsage();
     const cpu = process.cpuUsage();
-    out({ t: 'insync', ms: performance.now() - t0, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssKB: process.resourceUsage().maxRSS, resources: cache.size, heapBeforeGcMB, heapUsedMB: mem.heapUsed / 2 ** 20, externalMB: mem.external / 2 ** 20, rssMB: mem.rss / 2 ** 20 });
+    out({ t: 'insync', ms: performance.now() - t0, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssKB: process.resourceUsage().maxRSS, resources: size(), heapBeforeGcMB, heapUsedMB: mem.heapUsed / 2 ** 20, externalMB: mem.external / 2 ** 20, rssMB: mem.rss / 2 ** 20, gc: gcSummary() });
   });
   let cpu0 = process.cpuUsage();
   let wall0 = 0;
@@ -70,20 +115,22 @@ async function child(endpoint: string): Promise<void> {
       measuring = true;
       cpu0 = process.cpuUsage();
       wall0 = performance.now();
+      gcs.clear();
+      loopDelay.enable();
       out({ t: 'ack' });
     } else if (line === 'steady-end') {
       measuring = false;
+      loopDelay.disable();
       const cpu = process.cpuUsage(cpu0);
+      const gc = gcSummary();
       (globalThis as { gc?: () => void }).gc?.();
       const liveMB = process.memoryUsage().heapUsed / 2 ** 20;
-      const sorted = [...latencies].sort((a, b) => a - b);
-      const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
       out({
         t: 'steady',
-        count: sorted.length,
-        p50: q(0.5),
-        p99: q(0.99),
-        max: sorted[sorted.length - 1],
+        delivered,
+        gc,
+        loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+        loopDelayMaxMs: loopDelay.max / 1e6,
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
         wallSeconds: (performance.now() - wall0) / 1000,
         maxRssKB: process.resourceUsage().maxRSS,
@@ -97,7 +144,7 @@ async function child(endpoint: string): Promise<void> {
 
 // --- the driver --------------------------------------------------------------------------------
 
-function wep(i: number, ts?: number): [string, string] {
+function wep(i: number, seq?: number): [string, string] {
   const node = `node-${i % 5000}`;
   const pod = `pod-${i}`;
   const name = `${node.replace(/-/g, '--')}-k8s-${pod.replace(/-/g, '--')}-eth0`;
@@ -110,7 +157,7 @@ function wep(i: number, ts?: number): [string, string] {
       name,
       namespace: ns,
       labels: { app: `app-${i % 50}`, 'projectcalico.org/namespace': ns, 'projectcalico.org/orchestrator': 'k8s', 'projectcalico.org/serviceaccount': 'default' },
-      ...(ts ? { annotations: { 'bench/ts': String(ts) } } : {}),
+      ...(seq !== undefined ? { annotations: { 'bench/seq': String(seq) } } : {}),
       creationTimestamp: '2026-01-02T03:04:05Z',
     },
     spec: {
@@ -167,10 +214,13 @@ async function main(): Promise<void> {
       scale: { type: 'string', default: '1' },
       'steady-seconds': { type: 'string', default: '60' },
       rate: { type: 'string', default: '1000' },
+      consumer: { type: 'string', default: 'cache' },
+      'child-flags': { type: 'string', default: '' },
       child: { type: 'string' },
     },
   });
-  if (values.child) return child(values.child);
+  if (values.consumer !== 'cache' && values.consumer !== 'keys') throw new Error(`--consumer must be cache or keys, not ${values.consumer}`);
+  if (values.child) return child(values.child, values.consumer);
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (it runs etcd in a network namespace)');
   const scale = Number(values.scale);
   const nWep = Math.round(100_000 * scale), nNode = Math.round(5_000 * scale), nPol = Math.round(2_000 * scale);
@@ -203,7 +253,11 @@ async function main(): Promise<void> {
     // does in production; from source it needs tsx, whose loader adds ~40 MB of RSS.
     const self = fileURLToPath(import.meta.url);
     const loader = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    const proc = spawn(process.execPath, ['--expose-gc', ...loader, self, '--child', etcd.unixEndpoint], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const childFlags = values['child-flags'].split(/\s+/).filter(Boolean);
+    console.log(`syncer process: consumer ${values.consumer}${childFlags.length ? `, node ${childFlags.join(' ')}` : ''}`);
+    const proc = spawn(process.execPath, ['--expose-gc', ...childFlags, ...loader, self, '--child', etcd.unixEndpoint, '--consumer', values.consumer], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     const msgs: Record<string, unknown>[] = [];
     const waiters = new Map<string, (m: Record<string, unknown>) => void>();
     createInterface({ input: proc.stdout }).on('line', (l) => {
@@ -214,13 +268,16 @@ async function main(): Promise<void> {
     const next = (what: string) => new Promise<Record<string, unknown>>((r) => waiters.set(what, r));
     const insync = await next('insync');
     const syncMs = Number(insync.ms);
-    console.log(`syncer start → InSync: ${syncMs.toFixed(0)} ms for ${String(insync.resources)} resources (${(syncMs / etcdctlMs).toFixed(2)}× etcdctl; process CPU ${Number(insync.cpuSeconds).toFixed(1)} s incl. start-up), peak RSS ${(Number(insync.maxRssKB) / 1024).toFixed(0)} MB (at InSync: RSS ${Number(insync.rssMB).toFixed(0)} MB, V8 heap used ${Number(insync.heapBeforeGcMB).toFixed(0)} MB, live after a full GC ${Number(insync.heapUsedMB).toFixed(0)} MB, external ${Number(insync.externalMB).toFixed(0)} MB)`);
+    console.log(`syncer start → InSync: ${syncMs.toFixed(0)} ms for ${String(insync.resources)} resources (${(syncMs / etcdctlMs).toFixed(2)}× etcdctl; process CPU ${Number(insync.cpuSeconds).toFixed(1)} s incl. start-up), peak RSS ${(Number(insync.maxRssKB) / 1024).toFixed(0)} MB (at InSync: RSS ${Number(insync.rssMB).toFixed(0)} MB, V8 heap used ${Number(insync.heapBeforeGcMB).toFixed(0)} MB, live after a full GC ${Number(insync.heapUsedMB).toFixed(0)} MB, external ${Number(insync.externalMB).toFixed(0)} MB); GC during sync ${JSON.stringify(insync.gc)}`);
 
     // Steady state: `rate` updates/s to existing WorkloadEndpoints, each stamped with its write time.
     const ack = next('ack');
     proc.stdin.write('steady-start\n');
     await ack;
     let inflight = 0, sent = 0, skipped = 0, failed = 0;
+    /** Per sequence number: when the put was issued and when etcd acknowledged it (nowMs). */
+    const issuedAt: number[] = [];
+    const ackedAt: number[] = [];
     const tStart = performance.now();
     const tEnd = tStart + steadyS * 1000;
     const intervalMs = 10;
@@ -234,11 +291,16 @@ async function main(): Promise<void> {
           skipped++;
           continue;
         }
-        const [k, v] = wep(sent % Math.max(1, nWep), Date.now());
+        const seq = sent;
+        const [k, v] = wep(seq % Math.max(1, nWep), seq);
         sent++;
         inflight++;
+        issuedAt[seq] = nowMs();
         client.put(k).value(v).then(
-          () => inflight--,
+          () => {
+            ackedAt[seq] = nowMs();
+            inflight--;
+          },
           () => {
             inflight--;
             failed++;
@@ -252,10 +314,25 @@ async function main(): Promise<void> {
     const steadyP = next('steady');
     proc.stdin.write('steady-end\n');
     const s = await steadyP;
+    const pairs = s.delivered as number[];
+    const e2e: number[] = [], etcdPart: number[] = [], syncerPart: number[] = [];
+    for (let i = 0; i < pairs.length; i += 2) {
+      const seq = pairs[i]!, at = pairs[i + 1]!;
+      e2e.push(at - issuedAt[seq]!);
+      etcdPart.push(ackedAt[seq]! - issuedAt[seq]!);
+      syncerPart.push(at - ackedAt[seq]!);
+    }
+    const dist = (xs: number[]) => {
+      const sorted = xs.sort((a, b) => a - b);
+      const q = (p: number) => (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN).toFixed(1);
+      return `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(1)} ms`;
+    };
     console.log(
       `steady: ${sent} updates in ${steadyS} s (${(sent / steadyS).toFixed(0)}/s, ${skipped} skipped at the in-flight cap, ${failed} failed); ` +
-        `delivered ${String(s.count)}; latency p50 ${String(s.p50)} ms, p99 ${String(s.p99)} ms, max ${String(s.max)} ms; ` +
-        `syncer CPU ${Number(s.cpuSeconds).toFixed(1)} s over ${Number(s.wallSeconds).toFixed(0)} s (${((100 * Number(s.cpuSeconds)) / Number(s.wallSeconds)).toFixed(0)}% of a core); peak RSS ${(Number(s.maxRssKB) / 1024).toFixed(0)} MB, live heap after a full GC ${Number(s.liveMB).toFixed(0)} MB`,
+        `delivered ${e2e.length}; write → delivery ${dist(e2e)}; of which write → etcd ack ${dist(etcdPart)}; etcd ack → delivery ${dist(syncerPart)}; ` +
+        `syncer CPU ${Number(s.cpuSeconds).toFixed(1)} s over ${Number(s.wallSeconds).toFixed(0)} s (${((100 * Number(s.cpuSeconds)) / Number(s.wallSeconds)).toFixed(0)}% of a core); ` +
+        `event-loop delay p99 ${Number(s.loopDelayP99Ms).toFixed(1)} ms, max ${Number(s.loopDelayMaxMs).toFixed(1)} ms; GC ${JSON.stringify(s.gc)}; ` +
+        `peak RSS ${(Number(s.maxRssKB) / 1024).toFixed(0)} MB, live heap after a full GC ${Number(s.liveMB).toFixed(0)} MB`,
     );
     await new Promise((r) => proc.on('exit', r));
   } finally {

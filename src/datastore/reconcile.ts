@@ -12,7 +12,7 @@
  * - An invalid value never reaches consumers. If the key had a valid value, consumers get a
  *   `delete` (Calico treats an update that fails validation as a deletion).
  */
-import { validateResource, type Problem, type Resource } from './model/index.js';
+import { validateResource, type Problem, type Resource, type ResourceKind } from './model/index.js';
 import { isNotNewer } from './revision.js';
 import type { Update } from './syncer.js';
 import type { BackendEvent, BackendItem } from './types.js';
@@ -25,26 +25,49 @@ export interface ListSession {
   end(revision: string): Update[];
 }
 
-interface Emitted {
-  readonly revision: string;
-  readonly value: Resource;
+export interface ScopeStateOptions {
+  /**
+   * Keep the value last emitted for each key, for `get()` (tests, tools). The syncer does not
+   * need it: deduplication and re-list reconciliation use only the revision, and consumers hold
+   * whatever they need of the values. Without it a key costs its revision string and a map entry
+   * (~40 bytes) instead of pinning a validated resource (~1 KB for a WorkloadEndpoint) that a
+   * consumer such as calc (which keeps only this node's endpoints) has long dropped.
+   */
+  keepValues?: boolean;
 }
 
 export class ScopeState {
-  /** Keys consumers currently hold, with the revision and value they were given. */
-  private readonly emitted = new Map<string, Emitted>();
+  /**
+   * Keys consumers currently hold, with the revision they were given. Revision alone decides
+   * "changed": in both datastores a stored value's revision moves on every write, and the value
+   * consumers get carries it (`metadata.resourceVersion`), so a value at a new revision is never
+   * equal to the one delivered before, even when the writer stored the same bytes again.
+   */
+  private readonly emitted = new Map<string, string>();
+  /** Values as emitted, only with `keepValues`. */
+  private readonly values: Map<string, Resource> | undefined;
   /** Keys whose latest value was invalid, at that revision (so a replay is not re-logged). */
   private readonly invalid = new Map<string, string>();
 
-  constructor(private readonly onInvalid: InvalidHandler = () => {}) {}
+  constructor(
+    private readonly onInvalid: InvalidHandler = () => {},
+    opts: ScopeStateOptions = {},
+  ) {
+    this.values = (opts.keepValues ?? true) ? new Map() : undefined;
+  }
 
   get size(): number {
     return this.emitted.size;
   }
 
-  /** Current value of a key as consumers see it. */
+  /** Current value of a key as consumers see it (undefined for every key without `keepValues`). */
   get(key: string): Resource | undefined {
-    return this.emitted.get(key)?.value;
+    return this.values?.get(key);
+  }
+
+  /** Revision consumers hold for a key. */
+  revisionOf(key: string): string | undefined {
+    return this.emitted.get(key);
   }
 
   keys(): IterableIterator<string> {
@@ -75,10 +98,10 @@ export class ScopeState {
       },
       end: (revision) => {
         const out: Update[] = [];
-        for (const [key, e] of this.emitted) {
+        for (const key of this.emitted.keys()) {
           if (seen.has(key)) continue;
-          this.emitted.delete(key);
-          out.push({ type: 'delete', kind: e.value.kind, key, revision });
+          this.forget(key);
+          out.push({ type: 'delete', kind: kindOfKey(key), key, revision });
         }
         for (const key of this.invalid.keys()) if (!seen.has(key)) this.invalid.delete(key);
         return out;
@@ -96,15 +119,15 @@ export class ScopeState {
     const inv = this.invalid.get(ev.key);
     if (inv !== undefined && !isNotNewer(ev.revision, inv)) this.invalid.delete(ev.key);
     const cur = this.emitted.get(ev.key);
-    if (!cur || isNotNewer(ev.revision, cur.revision)) return out;
-    this.emitted.delete(ev.key);
+    if (cur === undefined || isNotNewer(ev.revision, cur)) return out;
+    this.forget(ev.key);
     out.push({ type: 'delete', kind: ev.kind, key: ev.key, revision: ev.revision });
     return out;
   }
 
   private put(item: BackendItem, out: Update[]): void {
     const cur = this.emitted.get(item.key);
-    if (cur && isNotNewer(item.revision, cur.revision)) return;
+    if (cur !== undefined && isNotNewer(item.revision, cur)) return;
     const inv = this.invalid.get(item.key);
     if (inv !== undefined && isNotNewer(item.revision, inv)) return;
 
@@ -117,14 +140,25 @@ export class ScopeState {
     if (!judged.ok) {
       this.invalid.set(item.key, item.revision);
       this.onInvalid(item, judged.problems, cur !== undefined);
-      if (cur) {
-        this.emitted.delete(item.key);
+      if (cur !== undefined) {
+        this.forget(item.key);
         out.push({ type: 'delete', kind: item.kind, key: item.key, revision: item.revision });
       }
       return;
     }
     this.invalid.delete(item.key);
-    this.emitted.set(item.key, { revision: item.revision, value: judged.resource });
-    out.push({ type: cur ? 'update' : 'add', kind: item.kind, key: item.key, value: judged.resource, revision: item.revision });
+    this.emitted.set(item.key, item.revision);
+    this.values?.set(item.key, judged.resource);
+    out.push({ type: cur !== undefined ? 'update' : 'add', kind: item.kind, key: item.key, value: judged.resource, revision: item.revision });
   }
+
+  private forget(key: string): void {
+    this.emitted.delete(key);
+    this.values?.delete(key);
+  }
+}
+
+/** The kind of a canonical key (`<Kind>/...`, model.canonicalKey): deletes need it, values are not kept. */
+function kindOfKey(key: string): ResourceKind {
+  return key.slice(0, key.indexOf('/')) as ResourceKind;
 }

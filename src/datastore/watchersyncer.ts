@@ -80,7 +80,7 @@ class ScopeWatcher {
         );
       }
       this.syncer.metrics?.invalidResources.inc({ kind: item.kind });
-    });
+    }, { keepValues: false });
   }
 
   get needsList(): boolean {

@@ -32,7 +32,7 @@ import {
   type WatchHandle,
   type WatchSink,
 } from '../types.js';
-import { canonicalKeyOf, decodeEtcdValue, scopePrefix } from './layout.js';
+import { canonicalKeyOfBytes, decodeEtcdKv, scopePrefix } from './layout.js';
 import { etcdClientOptions, type EtcdConfig } from './options.js';
 
 /** Keys per list page. 500 is what libcalico-go's etcdv3 backend and kubectl use by default. */
@@ -122,7 +122,7 @@ export class EtcdBackend implements DatastoreBackend {
       const more = res.more && res.kvs.length > 0;
       // Ask for the next page before decoding this one, so etcd and the syncer work in parallel.
       if (more) pending = fetch(Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]));
-      const items = res.kvs.map((kv) => decodeEtcdValue(scope.kind, prefix, kv.key.toString(), kv.value.toString(), kv.mod_revision));
+      const items = res.kvs.map((kv) => decodeEtcdKv(scope.kind, prefix, kv.key, kv.value, kv.mod_revision));
       count += items.length;
       yield { items, revision };
       if (!more) break;
@@ -170,11 +170,10 @@ export class EtcdBackend implements DatastoreBackend {
         return;
       }
       const events: BackendEvent[] = res.events.map((ev) => {
-        const key = ev.kv.key.toString();
         if (ev.type === 'Delete') {
-          return { type: 'delete', kind, key: canonicalKeyOf(kind, key, prefix), revision: ev.kv.mod_revision };
+          return { type: 'delete', kind, key: canonicalKeyOfBytes(kind, ev.kv.key, prefix), revision: ev.kv.mod_revision };
         }
-        return { type: 'put', item: decodeEtcdValue(kind, prefix, key, ev.kv.value.toString(), ev.kv.mod_revision) };
+        return { type: 'put', item: decodeEtcdKv(kind, prefix, ev.kv.key, ev.kv.value, ev.kv.mod_revision) };
       });
       sink.onEvents(events);
     });
