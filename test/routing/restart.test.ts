@@ -28,7 +28,7 @@ async function ready(lab: LabState, node: string): Promise<boolean> {
 
 async function restartLoop(gr: boolean): Promise<{ transmitted: number; received: number; monitor: string; block: string }> {
   let result: { transmitted: number; received: number; monitor: string; block: string } | undefined;
-  const env = gr ? {} : { TORTIE_BGP_GRACEFUL_RESTART: 'false' };
+  const env: Record<string, string> = gr ? {} : { TORTIE_BGP_GRACEFUL_RESTART: 'false' };
   await withRoutingLab({ tag: gr ? 'gr' : 'ng', nodes: 3, podsPerNode: 1, pool: { ipipMode: 'Never', vxlanMode: 'Never' }, agentEnv: env }, async (lab) => {
     const st = lab.state();
     await waitAllPing(lab.pods);
