@@ -422,3 +422,76 @@ test('a batch that dies after submission is not mistaken for success: bookkeepin
   assert.equal(r2.ok, true);
   assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
 });
+
+test('queued routes: the last word per prefix wins, a delete cancels, a second metric leaves one route', async () => {
+  const { k, dp } = setup();
+  k.addLink('cali1234');
+  dp.setDatastoreInSync(true);
+  // Queued on a kernel that holds none of our routes: folded in while the batch is written.
+  dp.setRoute({ ...WL, dev: 'caliold' });
+  dp.setRoute(WL);
+  dp.setRoute(BLOCK);
+  dp.deleteRoute('10.65.0.0/26');
+  dp.setRoute({ class: 'bgp', dst: '10.70.0.0/24', gateway: '198.18.0.7', dev: 'eth0', metric: 10 });
+  dp.setRoute({ class: 'bgp', dst: '10.70.0.0/24', gateway: '198.18.0.7', dev: 'eth0', metric: 20 });
+  const r = await dp.applyNow();
+  assert.equal(r.ok, true, r.errors.join('\n'));
+  assert.deepEqual(
+    k.routeList().map((x) => [x.dst, x.dev, x.metric]).sort(),
+    [['10.65.0.5/32', 'cali1234', 0], ['10.70.0.0/24', 'eth0', 20]],
+  );
+  assert.equal(dp.status().inSync, true);
+  const before = k.writes.length;
+  await dp.applyNow();
+  assert.equal(k.writes.length, before, 'nothing left to do');
+});
+
+test('queued routes on a fresh kernel: a second metric queued in the same burst still leaves one route', async () => {
+  const { k, dp } = setup();
+  dp.setDatastoreInSync(true);
+  dp.setRoute({ class: 'bgp', dst: '10.70.0.0/24', gateway: '198.18.0.7', dev: 'eth0', metric: 10 });
+  dp.setRoute({ class: 'bgp', dst: '10.70.0.0/24', gateway: '198.18.0.7', dev: 'eth0', metric: 20 });
+  assert.equal((await dp.applyNow()).ok, true);
+  assert.deepEqual(k.routeList().map((x) => x.metric), [20]);
+  assert.equal(dp.status().inSync, true);
+});
+
+test('routes queued over a kernel that already has them make no writes; a queued route can cancel a deletion', async () => {
+  const { k, dp } = setup();
+  k.addLink('cali1234');
+  dp.setRoute(WL);
+  dp.setRoute(BLOCK);
+  dp.setDatastoreInSync(true);
+  await dp.applyNow();
+  // A restart: a new dataplane over the same kernel, the same routes queued again.
+  const dp2 = new Dataplane({ kernel: k });
+  dp2.setRoute(WL);
+  dp2.setRoute(BLOCK);
+  dp2.setDatastoreInSync(true);
+  const before = k.writes.filter((w) => w.startsWith('route')).length;
+  const r = await dp2.applyNow();
+  assert.equal(r.ok, true, r.errors.join('\n'));
+  assert.equal(k.writes.filter((w) => w.startsWith('route')).length, before, 'no route writes');
+  // Deleted, then queued again before the next apply: the route stays.
+  dp2.deleteRoute(BLOCK.dst);
+  dp2.setRoute(BLOCK);
+  await dp2.applyNow();
+  assert.ok(k.routeList().some((x) => x.dst === BLOCK.dst));
+  assert.equal(k.writes.filter((w) => w.startsWith('route')).length, before);
+});
+
+test('a route queued while a batch is being written is written too, and invalid input is still refused at once', async () => {
+  const { k, dp } = setup();
+  k.addLink('cali1234');
+  dp.setDatastoreInSync(true);
+  for (let i = 0; i < 3000; i++) assert.equal(dp.setRoute({ class: 'workload', dst: `10.66.${i >> 8}.${i & 255}/32`, dev: 'cali1234' }), true);
+  assert.equal(dp.setRoute({ class: 'workload', dst: '10.66.0.300/32', dev: 'cali1234' }), false);
+  assert.equal(dp.setRoute({ class: 'workload', dst: '10.66.0.1/33', dev: 'cali1234' }), false);
+  const pass = dp.applyNow();
+  dp.setRoute(WL);
+  const r = await pass;
+  assert.equal(r.ok, true, r.errors.join('\n'));
+  await dp.applyNow();
+  assert.equal(k.routeList().length, 3001);
+  assert.equal(dp.status().inSync, true);
+});

@@ -62,15 +62,19 @@ export class DeltaTracker<V> {
     return this.actual.entries();
   }
 
-  setDesired(key: string, value: V): void {
+  /** Returns true if the key now has a pending update (the kernel lacks `value`). */
+  setDesired(key: string, value: V): boolean {
     // recompute() specialised for "desired is now `value`": this is the hot path of queuing
     // 100,000 routes, so it skips the lookups it can.
     this.desired.set(key, value);
     if (this.deletions.size > 0) this.deletions.delete(key);
-    const a = this.actual.get(key);
+    const a = this.actual.size > 0 ? this.actual.get(key) : undefined;
     if (a !== undefined && (a === value || this.equals(value, a))) {
       if (this.updates.size > 0) this.updates.delete(key);
-    } else this.updates.set(key, value);
+      return false;
+    }
+    this.updates.set(key, value);
+    return true;
   }
 
   deleteDesired(key: string): void {
@@ -92,14 +96,27 @@ export class DeltaTracker<V> {
 
   /** Records the kernel's value for one key (after a successful write, or a monitor event). */
   setActual(key: string, value: V): void {
+    // recompute() specialised for "actual is now `value`": called once per route written (the
+    // bookkeeping of a 100,000-route batch), so it skips the lookups it can.
     this.actual.set(key, value);
-    this.recompute(key);
+    const d = this.desired.get(key);
+    if (d !== undefined) {
+      if (this.deletions.size > 0) this.deletions.delete(key);
+      if (d === value || this.equals(d, value)) this.updates.delete(key);
+      else this.updates.set(key, d);
+    } else {
+      if (this.updates.size > 0) this.updates.delete(key);
+      this.deletions.set(key, value);
+    }
   }
 
   /** Records that the kernel no longer has this key. */
   deleteActual(key: string): void {
     if (!this.actual.delete(key)) return;
-    this.recompute(key);
+    // recompute() specialised for "actual is now absent".
+    const d = this.desired.get(key);
+    if (d !== undefined) this.updates.set(key, d);
+    else if (this.deletions.size > 0) this.deletions.delete(key);
   }
 
   /**

@@ -16,6 +16,7 @@ import type {
   NeighNetlink,
   NeighOp,
   OpResult,
+  RouteApplyOptions,
   RouteNetlink,
   RouteOp,
   SysctlIO,
@@ -81,8 +82,10 @@ export class FakeKernel implements DataplaneKernel {
       this.gate();
       return [...this.routeTable.values()].filter((r) => familyOf(r.dst) === family).map((r) => ({ ...r }));
     },
-    apply: async (ops: readonly RouteOp[], opts: { onSent?: (from: number, to: number) => void | Promise<void> } = {}): Promise<OpResult[]> => {
+    apply: async (ops: readonly RouteOp[], opts: RouteApplyOptions = {}): Promise<OpResult[]> => {
       this.gate();
+      // Like a real batch: every op is worked out before the last is written.
+      if (opts.more) while (opts.more());
       await opts.onSent?.(0, ops.length);
       if (this.dieAfterSubmit) {
         this.dieAfterSubmit = false;

@@ -7,7 +7,7 @@
 import { runBatch } from './batch.js';
 import { canonicalCidr } from './addr.js';
 import { ipArgv, runChecked, type CommandRunner, type NetnsTarget } from './exec.js';
-import type { KernelRoute, OpResult, RouteNetlink, RouteOp, RouteType } from './netlink.js';
+import type { KernelRoute, OpResult, RouteApplyOptions, RouteNetlink, RouteOp, RouteType } from './netlink.js';
 
 export const RT_TABLE_MAIN = 254;
 export const RT_TABLE_LOCAL = 255;
@@ -105,10 +105,21 @@ export class Iproute2Routes implements RouteNetlink {
     return routes;
   }
 
-  async apply(ops: readonly RouteOp[], opts: { onSent?: (from: number, to: number) => void | Promise<void> } = {}): Promise<OpResult[]> {
-    // Lines are generated chunk by chunk while `ip` already works on the first ones.
-    const lines = { length: ops.length, line: (i: number): string => routeLine(ops[i]!) };
-    const results = await runBatch(this.runner, ipArgv(this.target), lines, { timeoutMs: this.timeoutMs, onSent: opts.onSent });
-    return results.map((r, i) => (!r.ok && ops[i]!.op === 'delete' && isRouteGone(r.error ?? '') ? { ok: true } : r));
+  async apply(ops: readonly RouteOp[], opts: RouteApplyOptions = {}): Promise<OpResult[]> {
+    // Lines are generated chunk by chunk while `ip` already works on the first ones; with
+    // `more`, the ops themselves are too (so `length` is read live).
+    const lines = {
+      get length(): number {
+        return ops.length;
+      },
+      line: (i: number): string => routeLine(ops[i]!),
+    };
+    const results = await runBatch(this.runner, ipArgv(this.target), lines, { timeoutMs: this.timeoutMs, onSent: opts.onSent, more: opts.more });
+    // Rewritten in place: a fresh array of 100,000 results is garbage the apply does not need.
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      if (!r.ok && ops[i]!.op === 'delete' && isRouteGone(r.error ?? '')) results[i] = { ok: true };
+    }
+    return results;
   }
 }

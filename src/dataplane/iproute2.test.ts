@@ -50,12 +50,53 @@ test('streamed batches hand lines over in chunks, report progress, and kill a ha
   const lines = { length: 5000, line: (i: number): string => `l${i}` };
   const r = await runBatch(runner, ['ip'], lines, { onSent: (a, b) => void sent.push([a, b]) });
   assert.equal(input.split('\n').length - 1, 5000);
-  assert.deepEqual(sent, [[0, 4096], [4096, 5000]]);
+  // A small first write so `ip` starts at once, then full chunks.
+  assert.deepEqual(sent, [[0, 256], [256, 4352], [4352, 5000]]);
   assert.equal(r.filter((x) => !x.ok).length, 1);
   assert.equal(r[4999]!.error, 'Error: bad');
   const bad = { length: 5000, line: (i: number): string => (i === 4500 ? 'a\nb' : 'x') };
   await assert.rejects(runBatch(runner, ['ip'], bad), /newline/);
   assert.equal(killed, true);
+});
+
+test('streamed batches ask for lines on demand and end when there are no more', async () => {
+  let input = '';
+  let started = 0;
+  const runner: CommandRunner = {
+    run: async () => ({ code: 0, stdout: '', stderr: '' }),
+    start: () => {
+      started++;
+      return {
+        write: async (d: string) => {
+          input += d;
+        },
+        end: async () => ({ code: 0, stdout: '', stderr: '' }),
+        kill: () => undefined,
+      };
+    },
+  };
+  // Produced 1000 at a time, with an empty step in between (more() may add nothing).
+  const produced: string[] = [];
+  let step = 0;
+  const more = (): boolean => {
+    if (produced.length >= 5000) return false;
+    if (step++ % 2 === 1) for (let i = 0; i < 1000; i++) produced.push(`l${produced.length}`);
+    return true;
+  };
+  const lines = { get length(): number { return produced.length; }, line: (i: number): string => produced[i]! };
+  const sent: [number, number][] = [];
+  const r = await runBatch(runner, ['ip'], lines, { more, onSent: (a, b) => void sent.push([a, b]) });
+  assert.equal(r.length, 5000);
+  assert.equal(input, produced.map((l) => `${l}\n`).join(''));
+  assert.deepEqual(sent, [[0, 256], [256, 4352], [4352, 5000]]);
+  // Nothing produced at all: no child.
+  assert.deepEqual(await runBatch(runner, ['ip'], [], { more: () => false }), []);
+  assert.equal(started, 1);
+  // The same without streaming: everything is produced before the one run.
+  produced.length = 0;
+  step = 0;
+  const plain: CommandRunner = { run: async (_argv, o) => ({ code: 0, stdout: '', stderr: (o?.input ?? '').split('\n').length === 5001 ? '' : 'short' }) };
+  assert.equal((await runBatch(plain, ['ip'], lines, { more })).length, 5000);
 });
 
 test('route JSON from `ip -N -j route show table all` is normalised with iproute2 defaults restored', () => {

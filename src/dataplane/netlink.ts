@@ -33,15 +33,26 @@ export interface OpResult {
   error?: string;
 }
 
+export interface RouteApplyOptions {
+  /** Called as ops [from, to) are handed to the kernel, so the caller can book them while it works. */
+  onSent?: (from: number, to: number) => void | Promise<void>;
+  /**
+   * Ops not worked out yet: called when every op in the array so far has been handed over (and
+   * before starting, if the array is empty); it appends the next ops to the caller's array and
+   * returns false once there are no more. Lets the kernel start on the first routes while the
+   * caller is still working out the rest.
+   */
+  more?: () => boolean;
+}
+
 export interface RouteNetlink {
   /** Every route of one address family in every table (the caller filters what it owns). */
   dump(family: 4 | 6): Promise<KernelRoute[]>;
   /**
-   * Applies the ops in order; one result per op. Rejects only if the batch as a whole failed (the
-   * kernel may then hold any subset of the ops). `onSent(from, to)` is called as ops are handed
-   * to the kernel, so the caller can book them while the kernel works.
+   * Applies the ops in order; one result per op (the array's final length, with `more`).
+   * Rejects only if the batch as a whole failed (the kernel may then hold any subset of the ops).
    */
-  apply(ops: readonly RouteOp[], opts?: { onSent?: (from: number, to: number) => void | Promise<void> }): Promise<OpResult[]>;
+  apply(ops: readonly RouteOp[], opts?: RouteApplyOptions): Promise<OpResult[]>;
 }
 
 export interface VxlanInfo {

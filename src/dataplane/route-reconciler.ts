@@ -27,6 +27,16 @@ const IPV6_DEFAULT_METRIC = 1024;
 /** At most this many per-route errors are logged per apply; the rest are counted. */
 const MAX_LOGGED_ERRORS = 10;
 
+/**
+ * Bound on routes queued by `setRoute` but not yet folded into the tracker, beyond twice the
+ * desired table: a burst before the first apply (or churn while the datastore is not in sync)
+ * cannot grow memory without limit. 262,144 routes is ~40 MB of queued route objects, and more
+ * than a full startup of the 100,000-route scale target, which therefore never stops to fold.
+ */
+const INBOX_SLACK = 262_144;
+/** Queued routes folded into the tracker per step while a batch is being written. */
+const INBOX_STEP = 1024;
+
 export interface RouteReconcilerOptions {
   netlink: RouteNetlink;
   protocols?: RouteProtocols;
@@ -47,8 +57,13 @@ export interface ReconcileResult {
   errors: string[];
 }
 
+/**
+ * The tracker key of a route. A main-table route's key is its (canonical) destination itself: the
+ * string the caller already has, so queueing 100,000 routes builds (and hashes) no new strings.
+ * Other tables prefix the number; a CIDR never contains `|`, so the two cannot collide.
+ */
 export function routeKey(table: number, dst: string): string {
-  return `${table}|${dst}`;
+  return table === RT_TABLE_MAIN ? dst : `${table}|${dst}`;
 }
 
 function routesEqual(a: KernelRoute, b: KernelRoute): boolean {
@@ -87,6 +102,15 @@ export class RouteReconciler {
   private linksKnown = false;
   /** Owned kernel routes that collided on a key with another owned route (e.g. two metrics). */
   private strays: KernelRoute[] = [];
+  /**
+   * Routes from `setRoute`, validated and canonical but not yet in the tracker, oldest first
+   * (from `inboxHead` on). Folding them in (the map work, most of a `setRoute`) waits until the
+   * apply, which on a node whose kernel holds none of our routes (a fresh start) does it step by
+   * step while `ip` is already writing the first ones (see `apply`). Everything that reads the
+   * tracker folds them in first (`absorb`), so no caller ever sees the difference.
+   */
+  private inbox: WantedRoute[] = [];
+  private inboxHead = 0;
 
   constructor(opts: RouteReconcilerOptions) {
     this.netlink = opts.netlink;
@@ -140,15 +164,17 @@ export class RouteReconciler {
     return this.prefixes.some((p) => name.startsWith(p));
   }
 
+  /** Validates and queues one route (throws on invalid input; nothing is queued then). */
   setRoute(r: DesiredRoute): void {
-    this.setRouteKey(r);
+    const route = this.toKernel(r);
+    this.inbox.push(route);
+    if (this.inbox.length - this.inboxHead > 2 * this.tracker.desiredSize + INBOX_SLACK) this.absorb();
   }
 
-  /** setRoute, returning the route's key. */
-  private setRouteKey(r: DesiredRoute): string {
-    const route = this.toKernel(r);
-    const key = routeKey(route.table, route.dst);
-    const oldDev = this.tracker.getDesired(key)?.dev;
+  /** Puts one route into the tracker. Returns the previous desired route for its key, if any. */
+  private track(key: string, route: WantedRoute): { prev: KernelRoute | undefined; pending: boolean } {
+    const prev = this.tracker.getDesired(key);
+    const oldDev = prev?.dev;
     if (oldDev !== route.dev) {
       if (oldDev !== undefined) this.keysByDev.get(oldDev)?.delete(key);
       if (route.dev !== undefined) {
@@ -157,11 +183,35 @@ export class RouteReconciler {
         s.add(key);
       }
     }
-    this.tracker.setDesired(key, route);
+    return { prev, pending: this.tracker.setDesired(key, route) };
+  }
+
+  /** Folds queued routes into the tracker, up to `max` of them; calls `each` for every one. */
+  private absorb(max = Infinity, each?: (key: string, route: WantedRoute, prev: KernelRoute | undefined, pending: boolean) => void): void {
+    const inbox = this.inbox;
+    const end = Math.min(inbox.length, this.inboxHead + max);
+    while (this.inboxHead < end) {
+      const route = inbox[this.inboxHead++]!;
+      const key = routeKey(route.table, route.dst);
+      const { prev, pending } = this.track(key, route);
+      each?.(key, route, prev, pending);
+    }
+    if (this.inboxHead === inbox.length) {
+      this.inbox = [];
+      this.inboxHead = 0;
+    }
+  }
+
+  /** setRoute straight into the tracker, returning the route's key. */
+  private setRouteKey(r: DesiredRoute): string {
+    const route = this.toKernel(r);
+    const key = routeKey(route.table, route.dst);
+    this.track(key, route);
     return key;
   }
 
   deleteRoute(dst: string, table = RT_TABLE_MAIN): void {
+    this.absorb();
     const key = routeKey(table, canonicalCidr(dst));
     const old = this.tracker.getDesired(key);
     if (!old) return;
@@ -174,6 +224,8 @@ export class RouteReconciler {
    * `onInvalid` (or thrown without it) and does not stop the others.
    */
   replaceAllRoutes(routes: Iterable<DesiredRoute>, onInvalid?: (r: DesiredRoute, e: unknown) => void): void {
+    // Queued routes are older than this full set: fold them in so the replacement supersedes them.
+    this.absorb();
     const fresh = new Set<string>();
     for (const r of routes) {
       try {
@@ -197,7 +249,10 @@ export class RouteReconciler {
     for (const l of links) {
       seen.add(l.name);
       const oldIndex = this.ifindex.get(l.name);
-      if (oldIndex !== undefined && oldIndex !== l.index) for (const key of this.keysByDev.get(l.name) ?? []) this.tracker.deleteActual(key);
+      if (oldIndex !== undefined && oldIndex !== l.index) {
+        this.absorb();
+        for (const key of this.keysByDev.get(l.name) ?? []) this.tracker.deleteActual(key);
+      }
       this.ifindex.set(l.name, l.index);
       if (l.up) this.upIfaces.add(l.name);
       else this.upIfaces.delete(l.name);
@@ -228,6 +283,7 @@ export class RouteReconciler {
           continue;
         }
         // Two owned routes for one prefix (different metrics): keep the one we want, drop the other.
+        this.absorb();
         const want = this.tracker.getDesired(key);
         if (want && routesEqual(want, r)) {
           strays.push(prev);
@@ -236,11 +292,15 @@ export class RouteReconciler {
       }
     }
     this.strays = strays;
+    // Drift is judged against what is desired, so queued routes count: fold them in, unless
+    // neither the kernel nor our last picture of it holds any route of ours (nothing to judge).
+    if (owned.size > 0 || this.tracker.actualSize > 0) this.absorb();
     return this.tracker.replaceAllActual(owned);
   }
 
   /** Nothing to do but wait for interfaces. */
   get inSync(): boolean {
+    this.absorb();
     if (this.strays.length > 0 || this.tracker.pendingDeletionCount > 0) return false;
     for (const [, want] of this.tracker.pendingUpdates()) if (want.dev === undefined || this.isUp(want.dev)) return false;
     for (const [dev, keys] of this.keysByDev) if (!this.isUp(dev)) for (const k of keys) if (this.tracker.getActual(k)) return false;
@@ -249,6 +309,7 @@ export class RouteReconciler {
 
   /** Desired routes per class that the kernel holds (for `tortie_routes_programmed`). */
   programmedByClass(): Map<RouteClass, number> {
+    this.absorb();
     const counts = new Map<RouteClass, number>(ROUTE_CLASSES.map((c) => [c, 0]));
     for (const [key, w] of this.tracker.desiredEntries()) {
       const a = this.tracker.getActual(key);
@@ -260,8 +321,17 @@ export class RouteReconciler {
     return counts;
   }
 
-  /** Writes every pending difference in one batch: deletions first, then replacements. */
+  /**
+   * Writes every pending difference in one batch: deletions first, then replacements.
+   *
+   * Queued routes (`inbox`) are folded into the tracker first when the kernel holds routes of
+   * ours, because only then can one of them cancel a deletion. When it holds none (a fresh node),
+   * nothing can be deleted, so the batch starts with what the tracker already has pending and
+   * folds the queued routes in step by step as `ip` asks for more lines: the map work of 100,000
+   * new routes runs beside the kernel's work instead of before it.
+   */
   async apply(): Promise<ReconcileResult> {
+    if (this.tracker.actualSize > 0 || this.strays.length > 0) this.absorb();
     const ops: RouteOp[] = [];
     const keys: (string | undefined)[] = [];
     for (const r of this.strays) {
@@ -284,26 +354,40 @@ export class RouteReconciler {
       }
     }
     let waiting = 0;
-    for (const [key, want] of this.tracker.pendingUpdates()) {
+    const replace = (key: string, want: KernelRoute, prev: KernelRoute | undefined): void => {
       if (want.dev !== undefined && !this.isUp(want.dev)) {
         waiting++;
-        continue;
+        return;
       }
       const actual = this.tracker.getActual(key);
       // `replace` matches on (table, dst, tos, metric): a metric change would add a second route.
+      // `prev` is a route for the same key already in this batch (queued twice): same rule.
+      if (prev !== undefined && prev !== actual && prev.metric !== want.metric) {
+        ops.push({ op: 'delete', route: prev });
+        keys.push(undefined);
+      }
       if (actual !== undefined && actual.metric !== want.metric) {
         ops.push({ op: 'delete', route: actual });
         keys.push(undefined);
       }
       ops.push({ op: 'replace', route: want });
       keys.push(key);
-    }
-    if (ops.length === 0) return { writes: 0, failures: 0, waiting, errors: [] };
+    };
+    for (const [key, want] of this.tracker.pendingUpdates()) replace(key, want, undefined);
+    // Routes queued since (or during) this apply, folded in as `ip` asks for more.
+    const more = (): boolean => {
+      if (this.inboxHead === this.inbox.length) return false;
+      this.absorb(INBOX_STEP, (key, want, prev, pending) => {
+        if (pending) replace(key, want, prev);
+      });
+      return true;
+    };
+    if (ops.length === 0 && this.inboxHead === this.inbox.length) return { writes: 0, failures: 0, waiting, errors: [] };
     // Book the writes as done chunk by chunk while the kernel works through them (the batch runs
     // in another process; this bookkeeping is ~0.1 s of JS at 100,000 routes and fits in the
     // time spent waiting for the pipe to drain), then undo the few that failed. If the whole
     // batch fails, undo everything: the read-back that follows a failure finds what happened.
-    const before: (KernelRoute | undefined)[] = new Array(ops.length);
+    const before: (KernelRoute | undefined)[] = [];
     let booked = 0;
     const book = (from: number, to: number): void => {
       for (let i = from; i < to; i++) {
@@ -325,7 +409,7 @@ export class RouteReconciler {
     };
     let results: OpResult[];
     try {
-      results = await this.netlink.apply(ops, { onSent: book });
+      results = await this.netlink.apply(ops, { onSent: book, more });
     } catch (e) {
       for (let i = booked - 1; i >= 0; i--) undo(i);
       throw e;
