@@ -65,6 +65,13 @@ export const peerSchema = z.strictObject({
     .optional(),
   nextHopSelf: z.boolean().default(false),
   keepOriginalNextHop: z.boolean().default(false),
+  /**
+   * RFC 7911 add-path: 'receive' offers to receive several paths per prefix from this peer (BIRD
+   * `add paths tx`/`on`, GoBGP `send-max`). Offering is harmless: a peer that does not send
+   * add-path ignores the capability and the session is the same as with 'off'. 'off' leaves the
+   * capability out of our OPEN (for a peer that mishandles it). We never send path identifiers.
+   */
+  addPaths: z.enum(['receive', 'off']).default('receive'),
   /** How `tortie status` labels the peer. */
   type: z.enum(PEER_TYPES).default('global'),
 });

@@ -21,9 +21,9 @@ import { Rib, type BestChange, type BestPath, type PrefixView } from './rib/inde
 import type { LargeCommunity, PathAttributes } from './wire/types.js';
 import { BGP_PORT } from './wire/types.js';
 import { BgpMetrics } from './metrics.js';
-import { parsePeerConfig, type PeerConfigInput, type SpeakerPeerConfig } from './config.js';
+import { DEFAULT_RESTART_TIME_S, parsePeerConfig, type PeerConfigInput, type SpeakerPeerConfig } from './config.js';
 import { Peer, type PeerStatus } from './speaker/peer.js';
-import type { Clock } from './fsm/clock.js';
+import { realClock, type Clock, type TimerHandle } from './fsm/clock.js';
 import { fdOf, loadTcpMd5, requireTcpMd5, GTSM_TTL, gtsmMinTtl } from './fsm/md5.js';
 
 export type { PeerStatus } from './speaker/peer.js';
@@ -45,8 +45,21 @@ export interface BgpSpeakerOptions {
    */
   restarting?: boolean;
   restartStateFile?: string;
+  /**
+   * RFC 4724 §4.1 selection deferral, seconds: when restarting, the longest we hold our
+   * advertisements waiting for End-of-RIB from every graceful-restart peer. Default
+   * DEFAULT_SELECTION_DEFERRAL_S.
+   */
+  selectionDeferralTime?: number;
   clock?: Clock;
 }
+
+/**
+ * Default selection deferral bound: Calico's graceful restart time (120 s, BIRD `graceful restart
+ * time`), the time our peers keep our routes while we are away. BIRD bounds its own wait the same
+ * way; RFC 4724 §4.1 only asks for a bound.
+ */
+export const DEFAULT_SELECTION_DEFERRAL_S = DEFAULT_RESTART_TIME_S;
 
 export interface AnnounceOptions {
   nextHop?: string;
@@ -64,7 +77,7 @@ export interface BgpSpeakerEvents {
 }
 
 /** Session-relevant fields: changing any of these needs a new session. */
-const SESSION_FIELDS = ['asNumber', 'port', 'localAddress', 'passive', 'password', 'ttlSecurity', 'holdTime', 'keepaliveTime', 'gracefulRestart'] as const;
+const SESSION_FIELDS = ['asNumber', 'port', 'localAddress', 'passive', 'password', 'ttlSecurity', 'holdTime', 'keepaliveTime', 'gracefulRestart', 'addPaths'] as const;
 
 function parseCommunity(c: string | number): number {
   if (typeof c === 'number') return c >>> 0;
@@ -95,6 +108,9 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
   private bestScheduled = false;
   private started = false;
   private ribMetricsTimer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  /** Restarting speaker: bound on how long exports stay held (RFC 4724 §4.1). */
+  private deferralTimer: TimerHandle | undefined;
 
   constructor(private readonly opts: BgpSpeakerOptions) {
     super();
@@ -108,6 +124,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
       logger: this.log,
     });
     this.restarting = opts.restarting ?? this.readRestartState();
+    this.clock = opts.clock ?? realClock;
     this.rib.setListener({
       adjRibOutPending: (id) => this.peersByAddr.get(id)?.scheduleExport(),
       bestChangesPending: () => this.scheduleBest(),
@@ -125,7 +142,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     if (this.started) return;
     this.started = true;
     if (this.opts.listen) await this.listen(this.opts.listen);
-    if (this.restarting) this.log.info('graceful restart: announcing ourselves as restarting (R bit) to peers with graceful restart');
+    if (this.restarting) this.holdExportsUntilSynced();
     for (const p of this.peersByAddr.values()) p.start();
     this.ribMetricsTimer = setInterval(() => this.metrics.ribPaths.set(this.rib.stats().paths), 5_000);
     this.ribMetricsTimer.unref();
@@ -143,6 +160,8 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     }
     for (const p of this.peersByAddr.values()) p.stop({ silent: !!opts.gracefulRestart });
     if (this.ribMetricsTimer) clearInterval(this.ribMetricsTimer);
+    this.deferralTimer?.cancel();
+    this.deferralTimer = undefined;
     const srv = this.server;
     this.server = undefined;
     this.started = false;
@@ -162,6 +181,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
       metrics: this.metrics,
       logger: this.log,
       restarting: this.restarting,
+      onInitialSyncProgress: () => this.maybeReleaseExports(),
       ...(this.opts.clock ? { clock: this.opts.clock } : {}),
     });
     peer.fsm.on('state', () => this.emit('peer-state', peer.status()));
@@ -207,6 +227,57 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     if (peer.config.password) this.setListenerKey(key, undefined);
     peer.remove();
     this.log.info({ peer: key }, 'peer removed');
+    this.maybeReleaseExports();
+  }
+
+  /** True while a restarting speaker holds its advertisements (RFC 4724 §4.1). */
+  get exportsHeld(): boolean {
+    return this.rib.exportsHeld;
+  }
+
+  /**
+   * RFC 4724 §4.1: a restarting speaker defers route selection, so it advertises nothing (our
+   * peers keep our old routes meanwhile) until every graceful-restart peer sent End-of-RIB or
+   * the selection deferral timer expires. Local routes announced meanwhile and routes learned
+   * from peers still enter the RIB; only the UPDATEs wait.
+   */
+  private holdExportsUntilSynced(): void {
+    const seconds = this.opts.selectionDeferralTime ?? DEFAULT_SELECTION_DEFERRAL_S;
+    this.rib.holdExports();
+    this.log.info(
+      { selectionDeferralTime: seconds },
+      `graceful restart: announcing ourselves as restarting (R bit) to peers with graceful restart; holding our advertisements until they have sent End-of-RIB (at most ${seconds}s)`,
+    );
+    this.deferralTimer = this.clock.after(seconds * 1000, () => {
+      this.deferralTimer = undefined;
+      const waiting = this.peersNotSynced();
+      this.releaseExports(`selection deferral timer (${seconds}s) expired; still no End-of-RIB from ${waiting.join(', ') || 'no one'}`);
+    });
+  }
+
+  private peersNotSynced(): string[] {
+    return [...this.peersByAddr.values()].filter((p) => !p.initialSyncDone()).map((p) => p.id);
+  }
+
+  /**
+   * Ends the hold once no graceful-restart peer is left to wait for. Only called on peer events
+   * (session up, End-of-RIB, peer removed): the agent adds peers after start(), so "no peers yet"
+   * must not count as "all peers done".
+   */
+  private maybeReleaseExports(): void {
+    if (!this.rib.exportsHeld || !this.started) return;
+    if (this.peersNotSynced().length > 0) return;
+    this.releaseExports('every graceful-restart peer has sent End-of-RIB');
+  }
+
+  private releaseExports(why: string): void {
+    if (!this.rib.exportsHeld) return;
+    this.deferralTimer?.cancel();
+    this.deferralTimer = undefined;
+    this.log.info(`graceful restart: ${why}; advertising our routes now, then End-of-RIB`);
+    this.rib.releaseExports();
+    // Every up peer gets End-of-RIB, including those with nothing pending in the RIB.
+    for (const p of this.peersByAddr.values()) p.exportsReleased();
   }
 
   /** Originates `prefix` from this node. */

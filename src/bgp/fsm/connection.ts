@@ -97,6 +97,10 @@ export class TcpConnection implements FsmConnection {
   private closed = false;
   private lastError: string | undefined;
   private connected: boolean;
+  /** A header error found while framing, reported once the messages before it are delivered. */
+  private framingError: unknown;
+  /** The framer is poisoned after a header error: later bytes are ignored. */
+  private framingFailed = false;
 
   /** Undefined only while an MD5-signed connect is in progress in the addon. */
   private sock: net.Socket | undefined;
@@ -224,20 +228,23 @@ export class TcpConnection implements FsmConnection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed) return;
-    let frames: Uint8Array[];
+    if (this.closed || this.framingFailed || this.framingError !== undefined) return;
+    const frames: Uint8Array[] = [];
     try {
-      frames = this.framer.push(chunk);
+      // feed, not push: the messages before a bad header are still delivered, so a NOTIFICATION
+      // followed by garbage in one chunk reaches the FSM (and the operator sees the peer's reason).
+      this.framer.feed(chunk, (m) => frames.push(m));
     } catch (e) {
-      this.fail(e);
-      return;
+      if (!isBgpDecodeError(e)) throw e;
+      this.framingError = e;
     }
-    if (frames.length === 0) return;
-    if (this.backlogPos < this.backlog.length) {
-      this.backlog.push(...frames);
-    } else {
-      this.backlog = frames;
-      this.backlogPos = 0;
+    if (frames.length > 0) {
+      if (this.backlogPos < this.backlog.length) {
+        this.backlog.push(...frames);
+      } else {
+        this.backlog = frames;
+        this.backlogPos = 0;
+      }
     }
     this.pump();
   }
@@ -271,6 +278,13 @@ export class TcpConnection implements FsmConnection {
     }
     this.backlog = [];
     this.backlogPos = 0;
+    // A header error is reported only after every message framed before it was delivered.
+    if (this.framingError !== undefined && !this.closed) {
+      const e = this.framingError;
+      this.framingError = undefined;
+      this.framingFailed = true;
+      this.fail(e);
+    }
   }
 
   private fail(e: unknown): void {

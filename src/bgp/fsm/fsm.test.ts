@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { FakeClock } from './clock.js';
 import { PeerFsm, type FsmConfig } from './fsm.js';
 import { FsmState, type DownInfo, type FsmConnection, type FsmInput, type NotificationInfo } from './types.js';
-import { CapabilityCode, MessageType, type BgpMessage, type CodecOptions, type OpenMessage, type Capability } from '../wire/types.js';
+import { CapabilityCode, MessageType, DEFAULT_CODEC_OPTIONS, type BgpMessage, type CodecOptions, type OpenMessage, type Capability } from '../wire/types.js';
+import { decode, isBgpDecodeError } from '../wire/index.js';
+import { encodeMessage } from './connection.js';
 
 class FakeConn implements FsmConnection {
   sent: BgpMessage[] = [];
@@ -35,8 +37,21 @@ class FakeConn implements FsmConnection {
   types(): MessageType[] {
     return this.sent.map((m) => m.type);
   }
+  /**
+   * Delivers `m` the way TcpConnection would: encoded and decoded with the session's codec
+   * options, so the codec's OPEN rules (version, hold time, identifier) apply here too.
+   */
   msg(m: BgpMessage): void {
-    this.deliver({ kind: 'message', conn: this, msg: m });
+    const opts = this.codec ?? DEFAULT_CODEC_OPTIONS;
+    let decoded: BgpMessage;
+    try {
+      decoded = decode(encodeMessage(m, opts), opts);
+    } catch (e) {
+      if (!isBgpDecodeError(e)) throw e;
+      this.deliver({ kind: 'decode-error', conn: this, notification: { code: e.notifCode, subcode: e.notifSubcode, data: e.data }, message: e.message });
+      return;
+    }
+    this.deliver({ kind: 'message', conn: this, msg: decoded });
   }
 }
 

@@ -16,13 +16,14 @@ import {
   SAFI_UNICAST,
   type AfiSafiKey,
   type Capability,
+  type CodecOptions,
   type OpenMessage,
 } from '../wire/types.js';
 import { negotiateCodecOptions } from '../wire/negotiate.js';
+import { checkOpen, myAsField, peerAsOf } from '../wire/open.js';
+import { isBgpDecodeError } from '../wire/errors.js';
 import type { NegotiatedSession, NotificationInfo } from './types.js';
 
-/** RFC 4271 §4.2: a hold time of 1 or 2 seconds is unacceptable; 0 disables keepalives. */
-const MIN_NONZERO_HOLD_TIME = 3;
 /** RFC 4724 §3: restart time is a 12-bit field. */
 export const MAX_RESTART_TIME = 4095;
 
@@ -93,54 +94,40 @@ export function buildOpen(cfg: LocalOpenConfig): OpenMessage {
   };
 }
 
-function u16(n: number): Uint8Array {
-  return Uint8Array.of((n >> 8) & 0xff, n & 0xff);
-}
-
-function isUsableBgpId(id: string): boolean {
-  // RFC 6286 §2.2: any non-zero 32-bit value is valid.
-  return id !== '0.0.0.0' && /^\d{1,3}(\.\d{1,3}){3}$/.test(id);
-}
-
 /**
- * Checks the peer's OPEN against our configuration. Throws OpenValidationError naming the
- * NOTIFICATION to send; returns the peer's real AS on success.
+ * Checks the peer's OPEN against our configuration; returns the peer's real AS. Throws
+ * OpenValidationError naming the NOTIFICATION to send.
+ *
+ * The OPEN rules live in the codec: `decodeOpen` rejects what is wrong whatever the configuration
+ * (version, hold time 1–2 s, identifier 0, AS 0, malformed parameters) before the FSM sees the
+ * message, and `checkOpen` rejects what is wrong for this peer (Bad Peer AS, our own identifier on
+ * iBGP). This function only runs `checkOpen` and re-raises its error in the FSM's terms, adding
+ * the one rule the codec does not have yet: My AS must agree with the 4-octet AS capability.
  */
 export function validateOpen(open: OpenMessage, cfg: LocalOpenConfig): number {
-  if (open.version !== BGP_VERSION) {
-    // RFC 4271 §6.2: data is the largest locally supported version number.
-    throw new OpenValidationError(
-      'OPEN_BAD_VERSION',
-      OpenErrorSubcode.UnsupportedVersionNumber,
-      `peer speaks BGP version ${open.version}; only version ${BGP_VERSION} is supported`,
-      u16(BGP_VERSION),
-    );
+  const ibgp = cfg.peerAs === cfg.localAs;
+  try {
+    checkOpen(open, { peerAs: cfg.peerAs, localBgpId: cfg.routerId, ibgp });
+  } catch (e) {
+    if (!isBgpDecodeError(e) || e.notifCode !== NotifCode.OpenMessageError) throw e;
+    const hint =
+      e.notifSubcode === OpenErrorSubcode.BadPeerAs
+        ? ": fix the peer's asNumber"
+        : e.notifSubcode === OpenErrorSubcode.BadBgpIdentifier
+          ? ': router ids must be unique'
+          : '';
+    throw new OpenValidationError(e.code, e.notifSubcode as OpenErrorSubcode, `${e.message}${hint}`, e.data);
   }
-  if (open.holdTime !== 0 && open.holdTime < MIN_NONZERO_HOLD_TIME) {
-    throw new OpenValidationError(
-      'OPEN_BAD_HOLD_TIME',
-      OpenErrorSubcode.UnacceptableHoldTime,
-      `peer proposed hold time ${open.holdTime}s; it must be 0 or at least ${MIN_NONZERO_HOLD_TIME}s`,
-    );
-  }
+  const peerAs = peerAsOf(open);
+  // RFC 6793 §4.2.1: with the capability, My AS is AS_TRANS (or the AS itself when it fits);
+  // without it, AS_TRANS is not a real AS.
   const as4 = findCap(open.capabilities, CapabilityCode.FourOctetAs);
-  const peerAs = as4 ? as4.asn : open.myAs;
-  const myAsOk = as4 ? open.myAs === (as4.asn > 0xffff ? AS_TRANS : as4.asn) || open.myAs === AS_TRANS : true;
-  if (peerAs !== cfg.peerAs || !myAsOk || (!as4 && open.myAs === AS_TRANS)) {
+  const myAsOk = as4 ? open.myAs === myAsField(as4.asn) || open.myAs === AS_TRANS : open.myAs !== AS_TRANS;
+  if (!myAsOk) {
     throw new OpenValidationError(
       'OPEN_BAD_PEER_AS',
       OpenErrorSubcode.BadPeerAs,
-      `peer says it is AS ${peerAs} (My AS field ${open.myAs}${as4 ? `, 4-octet capability ${as4.asn}` : ''}) but is configured as AS ${cfg.peerAs}: fix the peer's asNumber`,
-      u16(open.myAs),
-    );
-  }
-  if (!isUsableBgpId(open.bgpId) || (peerAs === cfg.localAs && open.bgpId === cfg.routerId)) {
-    throw new OpenValidationError(
-      'OPEN_BAD_BGP_ID',
-      OpenErrorSubcode.BadBgpIdentifier,
-      open.bgpId === cfg.routerId
-        ? `peer uses our own router id ${open.bgpId} on an iBGP session: router ids must be unique`
-        : `peer sent unusable BGP identifier ${open.bgpId}`,
+      `peer's My AS field ${open.myAs} disagrees with its ${as4 ? `4-octet AS capability ${as4.asn}` : 'lack of a 4-octet AS capability'}: fix the peer's AS configuration`,
     );
   }
   return peerAs;
@@ -175,7 +162,11 @@ export function negotiate(local: OpenMessage, remote: OpenMessage, cfg: LocalOpe
   const keepaliveTime = holdTime === 0 ? 0 : Math.max(1, Math.min(cfg.keepaliveTime ?? holdTime, Math.floor(holdTime / 3)));
 
   const ibgp = peerAs === cfg.localAs;
-  const codec = negotiateCodecOptions(local.capabilities, remote.capabilities, ibgp);
+  // A per-session attribute cache: a peer repeats a few attribute sets across a whole table, and a
+  // hit skips attribute decoding. The decoded objects are then shared, which the RIB allows: it
+  // never mutates what it is given (it interns a frozen copy). Per session because the meaning of
+  // the bytes depends on the session's 4-octet AS and iBGP facts.
+  const codec: CodecOptions = { ...negotiateCodecOptions(local.capabilities, remote.capabilities, ibgp), attrCache: new Map() };
   const grCap = findCap(remote.capabilities, CapabilityCode.GracefulRestart);
   return {
     peerBgpId: remote.bgpId,

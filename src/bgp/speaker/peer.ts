@@ -47,6 +47,11 @@ export interface PeerContext {
   clock?: Clock;
   /** RFC 4724 §4.1: this process restarted; set the R bit on the first session with each peer. */
   restarting: boolean;
+  /**
+   * Called when this peer may have finished sending its initial routes (session up, End-of-RIB
+   * received): the speaker re-checks whether a restarting speaker's export hold can end.
+   */
+  onInitialSyncProgress?: () => void;
 }
 
 /** BIRD's protocol state column: what `birdc show protocols` calls up/start/down. */
@@ -95,6 +100,10 @@ export class Peer {
   private restartingFlag: boolean;
   private flapCount = 0;
   private removed = false;
+  /** Families of the current session for which the peer sent End-of-RIB. */
+  private readonly endOfRibReceived = new Set<AfiSafiKey>();
+  /** The peer's OPEN on the current session had the R bit (it is restarting itself). */
+  private peerRestarting = false;
 
   constructor(cfg: SpeakerPeerConfig, ctx: PeerContext) {
     this.cfg = cfg;
@@ -153,6 +162,7 @@ export class Peer {
       ...(cfg.keepaliveTime !== undefined ? { keepaliveTime: cfg.keepaliveTime } : {}),
       families,
       passive: cfg.passive,
+      ...(cfg.addPaths === 'receive' ? { addPathReceive: families } : {}),
       ...(cfg.gracefulRestart ? { gracefulRestart: { restartTime: cfg.gracefulRestart.restartTime, restarting: this.restartingFlag } } : {}),
     };
   }
@@ -246,6 +256,26 @@ export class Peer {
     };
   }
 
+  /**
+   * RFC 4724 §4.1, for a restarting speaker's route selection deferral: true once this peer has
+   * nothing more to wait for. Peers we do not run graceful restart with, peers whose OPEN had no
+   * GR capability and peers that are restarting themselves are not waited for; an up GR peer is
+   * done when it sent End-of-RIB for every family of the session; a peer not up yet is waited
+   * for (bounded by the speaker's selection deferral timer).
+   */
+  initialSyncDone(): boolean {
+    if (!this.cfg.gracefulRestart) return true;
+    const s = this.fsm.session;
+    if (this.fsm.state !== FsmState.Established || !s) return false;
+    if (!s.peerGracefulRestart || this.peerRestarting) return true;
+    return this.sessionFamilies.every((f) => this.endOfRibReceived.has(f));
+  }
+
+  /** After a restarting speaker releases its exports: send what was held, then End-of-RIB. */
+  exportsReleased(): void {
+    this.scheduleExport();
+  }
+
   private adminUpFlag = false;
   private isAdminUp(): boolean {
     return this.adminUpFlag;
@@ -307,15 +337,21 @@ export class Peer {
     this.sessionFamilies = [...s.families];
     this.endOfRibSent = false;
     this.waitingForDrain = false;
+    this.endOfRibReceived.clear();
+    this.peerRestarting = !!s.peerGracefulRestart?.restarting;
     this.ctx.rib.peerUp(this.id, {
       routerId: s.peerBgpId,
-      localAddress: isIP(local) === 4 ? local : '0.0.0.0',
+      // The session's real local address in either family. An IPv6-transport session only
+      // negotiates IPv6 unicast (fsmConfig), so the RIB takes its next hop from localAddressV6;
+      // localAddress is what the session is bound to, never a made-up 0.0.0.0.
+      localAddress: local,
       ...(isIP(local) === 6 ? { localAddressV6: local } : {}),
       families: s.families,
       ...(s.codec.addPathReceive && s.codec.addPathReceive.size > 0 ? { addPathReceive: s.codec.addPathReceive } : {}),
     });
     this.ctx.metrics.peerUp.set({ peer: this.id }, 1);
     this.scheduleExport();
+    this.ctx.onInitialSyncProgress?.();
   }
 
   private onDown(d: DownInfo): void {
@@ -394,6 +430,8 @@ export class Peer {
     if (r.endOfRib) {
       this.log.info({ family: r.endOfRib, swept: r.swept }, 'End-of-RIB received');
       if (this.staleFamilies.delete(r.endOfRib) && this.staleFamilies.size === 0) this.staleTimer?.cancel();
+      this.endOfRibReceived.add(r.endOfRib);
+      this.ctx.onInitialSyncProgress?.();
     }
     if (r.ignored > 0) this.log.debug({ ignored: r.ignored }, 'prefixes in a family not negotiated were ignored');
     this.scheduleMetrics();
