@@ -8,6 +8,7 @@
  *   node dist/bench/route-programming.js [--routes 100000]
  *   node --import tsx bench/route-programming.ts --routes 10000      (during development)
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { run } from '../src/lab/exec.js';
@@ -23,6 +24,26 @@ const TARGET_RATIO = 1.25;
 /** Target from the task: refresh of 100,000 unchanged routes under 1 s. */
 const TARGET_REFRESH_MS = 1000;
 const DEV = 'calibench0';
+/** Linux USER_HZ (`getconf CLK_TCK`): the unit of the child CPU times in /proc/self/stat. */
+const CLK_TCK = 100;
+
+/**
+ * CPU time (ms) used so far by this process's finished children (`cutime + cstime`, fields 16
+ * and 17 of /proc/self/stat; 10 ms resolution). On a shared machine wall times move with other
+ * people's load; CPU times mostly do not, so they show whether a slow round was our work or a
+ * wait for a core.
+ */
+function childCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
+}
+
+/** CPU time (ms) of this process itself (all threads: JS, GC, libuv). */
+function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 
 function routeDst(i: number): string {
   // 10.64.0.0 upwards: 100,000 /32s fit below 10.66.0.0.
@@ -44,6 +65,10 @@ async function countRoutes(ns: string): Promise<number> {
 
 interface Round {
   batchMs: number;
+  /** CPU of the plain `ip -batch`. */
+  batchCpuMs: number;
+  /** CPU of the reconciler's queue + apply: this process plus every child (`ip` reads, batch). */
+  recCpuMs: number;
   recMs: number;
   queueMs: number;
   applyMs: number;
@@ -52,7 +77,7 @@ interface Round {
 }
 
 /** (1) plain ip -batch of exactly the lines the reconciler writes, in a fresh namespace. */
-async function plainBatch(ns: string, n: number): Promise<number> {
+async function plainBatch(ns: string, n: number): Promise<{ ms: number; cpuMs: number }> {
   await makeNs(ns);
   const lines: string[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -60,17 +85,19 @@ async function plainBatch(ns: string, n: number): Promise<number> {
     lines[i] = routeReplaceLine(r);
   }
   const input = lines.join('\n') + '\n';
+  const c = childCpuMs();
   const t = performance.now();
   const b = await run(['ip', '-n', ns, '-force', '-batch', '-'], { input, timeoutMs: 300_000 });
   const ms = performance.now() - t;
+  const cpuMs = childCpuMs() - c;
   if (b.stderr.trim()) throw new Error(`ip -batch reported errors: ${b.stderr.slice(0, 500)}`);
   const count = await countRoutes(ns);
   if (count !== n) throw new Error(`plain ip -batch: expected ${n} routes, kernel has ${count}`);
-  return ms;
+  return { ms, cpuMs };
 }
 
 /** (2) the reconciler: queue N routes, one apply; (3) then an unchanged refresh. */
-async function reconciler(ns: string, n: number): Promise<Omit<Round, 'batchMs'>> {
+async function reconciler(ns: string, n: number): Promise<Omit<Round, 'batchMs' | 'batchCpuMs'>> {
   await makeNs(ns);
   const dp = new Dataplane({ kernel: iproute2Kernel({ netns: ns, timeoutMs: 300_000 }), routeRefreshIntervalMs: 3_600_000 });
   dp.setDatastoreInSync(true);
@@ -78,12 +105,14 @@ async function reconciler(ns: string, n: number): Promise<Omit<Round, 'batchMs'>
   // desired routes it already has.
   const routes: DesiredRoute[] = new Array(n);
   for (let i = 0; i < n; i++) routes[i] = { class: 'workload', dst: routeDst(i), dev: DEV };
+  const cpu0 = ownCpuMs() + childCpuMs();
   let t = performance.now();
   for (const r of routes) dp.setRoute(r);
   const queueMs = performance.now() - t;
   t = performance.now();
   const rep = await dp.applyNow();
   const applyMs = performance.now() - t;
+  const recCpuMs = ownCpuMs() + childCpuMs() - cpu0;
   if (!rep.ok) throw new Error(`reconciler apply failed: ${rep.errors.slice(0, 3).join('; ')}`);
   const count = await countRoutes(ns);
   if (count !== n) throw new Error(`reconciler: expected ${n} routes, kernel has ${count}`);
@@ -92,7 +121,7 @@ async function reconciler(ns: string, n: number): Promise<Omit<Round, 'batchMs'>
   const refresh = await dp.applyNow();
   const refreshMs = performance.now() - t;
   await dp.stop();
-  return { recMs: queueMs + applyMs, queueMs, applyMs, refreshMs, refreshWrites: refresh.writes };
+  return { recMs: queueMs + applyMs, recCpuMs, queueMs, applyMs, refreshMs, refreshWrites: refresh.writes };
 }
 
 function median(xs: number[]): number {
@@ -118,17 +147,21 @@ async function main(): Promise<void> {
       const nsR = `tt-dp-${process.pid}-r${r}`;
       namespaces.push(nsB, nsR);
       // Alternate which goes first so neither always runs on a warmer machine.
-      let batchMs: number;
-      let rec: Omit<Round, 'batchMs'>;
+      let batch: { ms: number; cpuMs: number };
+      let rec: Omit<Round, 'batchMs' | 'batchCpuMs'>;
       if (r % 2 === 0) {
-        batchMs = await plainBatch(nsB, n);
+        batch = await plainBatch(nsB, n);
         rec = await reconciler(nsR, n);
       } else {
         rec = await reconciler(nsR, n);
-        batchMs = await plainBatch(nsB, n);
+        batch = await plainBatch(nsB, n);
       }
-      results.push({ batchMs, ...rec });
-      console.log(`round ${r + 1}: ip -batch ${Math.round(batchMs)} ms, reconciler ${Math.round(rec.recMs)} ms (queue ${Math.round(rec.queueMs)} + apply ${Math.round(rec.applyMs)}), ratio ${(rec.recMs / batchMs).toFixed(2)}, unchanged refresh ${Math.round(rec.refreshMs)} ms / ${rec.refreshWrites} writes`);
+      const batchMs = batch.ms;
+      results.push({ batchMs, batchCpuMs: batch.cpuMs, ...rec });
+      console.log(
+        `round ${r + 1}: ip -batch ${Math.round(batchMs)} ms, reconciler ${Math.round(rec.recMs)} ms (queue ${Math.round(rec.queueMs)} + apply ${Math.round(rec.applyMs)}), ratio ${(rec.recMs / batchMs).toFixed(2)}, ` +
+          `cpu ${Math.round(batch.cpuMs)} vs ${Math.round(rec.recCpuMs)} ms, unchanged refresh ${Math.round(rec.refreshMs)} ms / ${rec.refreshWrites} writes`,
+      );
     }
   } finally {
     for (const ns of namespaces) await netnsDelete(ns);
@@ -139,6 +172,8 @@ async function main(): Promise<void> {
   // The write alone, without tracking the 100,000 new desired routes first.
   const applyRatio = median(results.map((x) => x.applyMs / x.batchMs));
   const refreshMs = median(results.map((x) => x.refreshMs));
+  const batchCpuMs = median(results.map((x) => x.batchCpuMs));
+  const recCpuMs = median(results.map((x) => x.recCpuMs));
   const refreshWrites = Math.max(...results.map((x) => x.refreshWrites));
   const verdict = ratio <= TARGET_RATIO && refreshMs < TARGET_REFRESH_MS && refreshWrites === 0 ? 'pass' : 'miss';
   console.log(
@@ -147,11 +182,12 @@ async function main(): Promise<void> {
       `plain ip -batch:   ${Math.round(batchMs)} ms (${Math.round((n / batchMs) * 1000)} routes/s)`,
       `reconciler:        ${Math.round(recMs)} ms (${Math.round((n / recMs) * 1000)} routes/s), queue ${Math.round(median(results.map((x) => x.queueMs)))} ms + apply ${Math.round(median(results.map((x) => x.applyMs)))} ms`,
       `ratio:             ${ratio.toFixed(2)} end to end (target <= ${TARGET_RATIO}), ${applyRatio.toFixed(2)} for the apply alone`,
+      `cpu:               ip -batch ${Math.round(batchCpuMs)} ms, reconciler ${Math.round(recCpuMs)} ms (this process + all its ip children)`,
       `unchanged refresh: ${Math.round(refreshMs)} ms, ${refreshWrites} writes (target < ${TARGET_REFRESH_MS} ms, 0 writes)`,
       `verdict:           ${verdict}`,
     ].join('\n'),
   );
-  console.log(JSON.stringify({ routes: n, rounds: results.map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Math.round(v)]))), median: { batchMs, recMs, ratio, applyRatio, refreshMs }, verdict }));
+  console.log(JSON.stringify({ routes: n, rounds: results.map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Math.round(v)]))), median: { batchMs, recMs, ratio, applyRatio, refreshMs, batchCpuMs, recCpuMs }, verdict }));
 }
 
 main().catch((e: unknown) => {

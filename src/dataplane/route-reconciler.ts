@@ -171,8 +171,12 @@ export class RouteReconciler {
     if (this.inbox.length - this.inboxHead > 2 * this.tracker.desiredSize + INBOX_SLACK) this.absorb();
   }
 
-  /** Puts one route into the tracker. Returns the previous desired route for its key, if any. */
-  private track(key: string, route: WantedRoute): { prev: KernelRoute | undefined; pending: boolean } {
+  /**
+   * Indexes one route by device before it goes into the tracker. Returns the previous desired
+   * route for its key, if any. (Not one call with `setDesired`: returning both would allocate a
+   * pair per route on the hot path.)
+   */
+  private indexDev(key: string, route: WantedRoute): KernelRoute | undefined {
     const prev = this.tracker.getDesired(key);
     const oldDev = prev?.dev;
     if (oldDev !== route.dev) {
@@ -183,7 +187,7 @@ export class RouteReconciler {
         s.add(key);
       }
     }
-    return { prev, pending: this.tracker.setDesired(key, route) };
+    return prev;
   }
 
   /** Folds queued routes into the tracker, up to `max` of them; calls `each` for every one. */
@@ -193,8 +197,9 @@ export class RouteReconciler {
     while (this.inboxHead < end) {
       const route = inbox[this.inboxHead++]!;
       const key = routeKey(route.table, route.dst);
-      const { prev, pending } = this.track(key, route);
-      each?.(key, route, prev, pending);
+      const prev = this.indexDev(key, route);
+      const pending = this.tracker.setDesired(key, route);
+      if (each) each(key, route, prev, pending);
     }
     if (this.inboxHead === inbox.length) {
       this.inbox = [];
@@ -206,7 +211,8 @@ export class RouteReconciler {
   private setRouteKey(r: DesiredRoute): string {
     const route = this.toKernel(r);
     const key = routeKey(route.table, route.dst);
-    this.track(key, route);
+    this.indexDev(key, route);
+    this.tracker.setDesired(key, route);
     return key;
   }
 
