@@ -25,8 +25,14 @@ after(async () => {
   assertNoNamespaces(`tl-${name}-`);
 });
 
+/**
+ * The namespaces of every lab the commands below name (this file's lab and the names the bad
+ * commands try to create). Not all `tl-` namespaces: another lab run on the same machine may come
+ * or go meanwhile, which is not a change these commands made.
+ */
 function nsSnapshot(): string {
-  return netnsList().filter((n) => n.startsWith('tl-')).join(' ');
+  const labs = [name, 'nonroot', 'okname', 'Bad-Name', 'x'.repeat(13)];
+  return netnsList().filter((n) => labs.some((l) => n.startsWith(`tl-${l}-`))).join(' ');
 }
 
 function assertUserFailure(r: CliResult, message: RegExp): void {
