@@ -6,7 +6,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { ipamBlockKey, ipamHandleKey, resourceKey, RESOURCE_PREFIX } from '../datastore/keys.js';
-import { assignIp, intToIpv4, parseCidr, type AllocationBlock, type IpamHandle } from '../lab/ipam.js';
+import { assignIp, intToIpv4, parseCidr, type AllocationBlock, type IpamHandle } from '../ipam/calico-ipam.js';
 import type { NodeStore, PoolView, StoredNode } from './startup.js';
 
 /** Retries of one read-modify-write that lost a race before giving up (another writer is looping). */
