@@ -49,9 +49,9 @@ if ((${#missing[@]})); then
     chmod 755 "$policy"
     trap 'rm -f "$policy"' EXIT
   fi
-  apt-get update -qq </dev/null
+  apt-get update -qq -o Acquire::Retries=3 </dev/null
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $pkgs </dev/null >/dev/null
+  apt-get install -y -qq --no-install-recommends -o Acquire::Retries=3 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $pkgs </dev/null >/dev/null
   # Where an init system ignored policy-rc.d, stop whatever came up anyway.
   for svc in etcd bird bird6 gobgpd; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
