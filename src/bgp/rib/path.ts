@@ -12,6 +12,7 @@
 import type { AfiSafiKey } from '../wire/types.js';
 import type { Policy, PolicyPeer } from '../policy/types.js';
 import type { AttrSet } from './attrs.js';
+import type { PrefixKey } from './prefix-key.js';
 import type { BestPath, BestPathReason, FamilyCounters, PeerConfig, PeerId, PeerSession, RejectReason } from './types.js';
 
 // flags layout: bit 0 stale | bits 1-3 reject reason (0 = accepted).
@@ -79,19 +80,15 @@ export function rejectFlags(r: RejectReason | undefined): number {
 export type FamilyIndex = 0 | 1;
 export const FAMILY_KEYS: readonly AfiSafiKey[] = ['1/1', '2/1'];
 
-export function prefixFamily(prefix: string): FamilyIndex {
-  return prefix.includes(':') ? 1 : 0;
-}
-
 export function newCounters(): FamilyCounters {
   return { received: 0, accepted: 0, best: 0, stale: 0, advertised: 0 };
 }
 
 /** A walk of the whole Loc-RIB for one peer, in progress across bounded drains. */
 export interface FullWalk {
-  entries: Iterator<[string, Path | Dest]>;
+  entries: Iterator<[PrefixKey, Path | Dest]>;
   /** Phase 2: what we had sent before the walk, checked for prefixes gone from the Loc-RIB. */
-  outKeys: Iterator<string> | undefined;
+  outKeys: Iterator<PrefixKey> | undefined;
   hadOutput: boolean;
 }
 
@@ -113,17 +110,17 @@ export class PeerRecord implements PolicyPeer {
   /** `routerId` as a number, for the router-id comparison. */
   routerIdNum = 0;
   readonly counters: [FamilyCounters, FamilyCounters] = [newCounters(), newCounters()];
-  /** What we last sent this peer: prefix → attributes (RFC 4271 §3.2 Adj-RIB-Out). */
-  readonly adjRibOut = new Map<string, AttrSet>();
+  /** What we last sent this peer: prefix key → attributes (RFC 4271 §3.2 Adj-RIB-Out). */
+  readonly adjRibOut = new Map<PrefixKey, AttrSet>();
   /** The "no next hop of this family" warning is logged once per peer, not per prefix. */
   missingNextHopLogged = false;
   /** Prefixes whose export to this peer may have changed since the last drain. */
-  pending = new Set<string>();
+  pending = new Set<PrefixKey>();
   /** Set while every prefix is being re-evaluated for this peer (session up, export change). */
   fullWalk: FullWalk | undefined = undefined;
   /** drainAdjRibOut's place in `pending` between bounded drains (see there). */
-  pendingIter: Iterator<string> | undefined = undefined;
-  pendingIterOf: Set<string> | undefined = undefined;
+  pendingIter: Iterator<PrefixKey> | undefined = undefined;
+  pendingIterOf: Set<PrefixKey> | undefined = undefined;
 
   constructor(
     readonly id: PeerId,

@@ -39,6 +39,7 @@ import { canonicalPrefix } from '../policy/prefix.js';
 import { AttrStore, asPathCount, type AttrSet } from './attrs.js';
 import { selectBest, type DecisionContext } from './decision.js';
 import { exportAttrs, mayExport, type ExportContext } from './export.js';
+import { keyFamily, keyText, prefixKey, type PrefixKey } from './prefix-key.js';
 import {
   BEST_REASONS,
   BEST_REASON_INDEX,
@@ -49,7 +50,6 @@ import {
   PeerRecord,
   ipv4ToNumber,
   isStale,
-  prefixFamily,
   rejectFlags,
   rejectReason,
   type FamilyIndex,
@@ -111,23 +111,22 @@ export class Rib {
   private readonly decision: DecisionContext;
   private readonly exportCtx: ExportContext;
   private readonly store = new AttrStore();
-  private readonly locRib = new Map<string, Path | Dest>();
+  private readonly locRib = new Map<PrefixKey, Path | Dest>();
   private readonly peers = new Map<PeerId, PeerRecord>();
   /** Established peers, as an array: walked for every best-path change. */
   private upPeers: PeerRecord[] = [];
-  /** Prefixes whose best path changed since the last drain, in order, possibly repeated. */
-  private bestLog: string[] = [];
   /**
-   * False while every entry in bestLog is a prefix that was new to the Loc-RIB (and so cannot
-   * be in the log twice): then the drain needs no de-duplication. That is the whole of an
-   * initial table load, the case that has to be fast.
+   * Best-path changes since the last drain, in two logs. `newLog*`: prefixes that were not in
+   * the Loc-RIB, index for index their key, their text as received (the decoder's string, so
+   * the drain makes none) and the path they came with. That is the whole of an initial table
+   * load, the case that has to be fast: the drain needs no de-duplication and no Loc-RIB
+   * lookups. `changeLog`: every other change, possibly repeated; the drain de-duplicates it and
+   * reads the final state. Logs, not Sets: appending is several times cheaper than hashing.
    */
-  private bestLogMayRepeat = false;
-  /**
-   * While !bestLogMayRepeat, the path each logged prefix was inserted with — still its only path
-   * (any later change sets bestLogMayRepeat) — so the drain needs no Loc-RIB lookups either.
-   */
-  private bestLogPaths: Path[] = [];
+  private newLogKeys: PrefixKey[] = [];
+  private newLogTexts: string[] = [];
+  private newLogPaths: Path[] = [];
+  private changeLog: PrefixKey[] = [];
   private listener: RibListener = {};
   private held = false;
   private pathCount = 0;
@@ -254,7 +253,7 @@ export class Rib {
       }
       let stale = 0;
       removed = this.walkPeer(peer, (prefix, p) => {
-        if (!keep.has(prefixFamily(prefix))) return null;
+        if (!keep.has(keyFamily(prefix))) return null;
         if (isStale(p)) return p;
         stale++;
         return this.withFlags(p, p.flags | FLAG_STALE);
@@ -294,25 +293,34 @@ export class Rib {
       if (fam !== undefined) result.swept = this.sweep(peer, fam);
       return result;
     }
-    for (const n of update.withdrawn) result.withdrawn += this.removePath(n.prefix, peer, n.pathId ?? 0) ? 1 : 0;
+    const wk = update.withdrawnKeys;
+    const withdrawn = update.withdrawn;
+    if (wk !== undefined && wk.length === withdrawn.length) {
+      for (let i = 0; i < withdrawn.length; i++) result.withdrawn += this.removePath(wk[i]!, peer, withdrawn[i]!.pathId ?? 0) ? 1 : 0;
+    } else for (const n of withdrawn) result.withdrawn += this.removePath(prefixKey(n.prefix), peer, n.pathId ?? 0) ? 1 : 0;
     const mpu = update.mpUnreach;
     if (mpu) {
       if (this.familyOk(session, mpu.afi, mpu.safi)) {
-        for (const n of mpu.withdrawn) result.withdrawn += this.removePath(n.prefix, peer, n.pathId ?? 0) ? 1 : 0;
+        for (const n of mpu.withdrawn) result.withdrawn += this.removePath(prefixKey(n.prefix), peer, n.pathId ?? 0) ? 1 : 0;
       } else result.ignored += mpu.withdrawn.length;
     }
     const mpr = update.mpReach;
     const mpOk = mpr !== undefined && this.familyOk(session, mpr.afi, mpr.safi);
     if (mpr && !mpOk) result.ignored += mpr.nlri.length;
     if (update.treatAsWithdraw) {
-      for (const n of update.nlri) result.withdrawn += this.removePath(n.prefix, peer, n.pathId ?? 0) ? 1 : 0;
-      if (mpr && mpOk) for (const n of mpr.nlri) result.withdrawn += this.removePath(n.prefix, peer, n.pathId ?? 0) ? 1 : 0;
+      // The keys are of the NLRI bytes, valid whatever was wrong with the attributes.
+      const nk = update.nlriKeys;
+      const nlri = update.nlri;
+      if (nk !== undefined && nk.length === nlri.length) {
+        for (let i = 0; i < nlri.length; i++) result.withdrawn += this.removePath(nk[i]!, peer, nlri[i]!.pathId ?? 0) ? 1 : 0;
+      } else for (const n of nlri) result.withdrawn += this.removePath(prefixKey(n.prefix), peer, n.pathId ?? 0) ? 1 : 0;
+      if (mpr && mpOk) for (const n of mpr.nlri) result.withdrawn += this.removePath(prefixKey(n.prefix), peer, n.pathId ?? 0) ? 1 : 0;
       return result;
     }
-    if (update.nlri.length > 0) result.announced += this.ingest(peer, update.attrs, update.nlri, 0);
+    if (update.nlri.length > 0) result.announced += this.ingest(peer, update.attrs, update.nlri, 0, update.nlriKeys);
     if (mpr && mpOk && mpr.nlri.length > 0) {
       const attrs: PathAttributes = { ...update.attrs, nextHop: mpr.nextHops[0] };
-      result.announced += this.ingest(peer, attrs, mpr.nlri, mpr.afi === 2 ? 1 : 0);
+      result.announced += this.ingest(peer, attrs, mpr.nlri, mpr.afi === 2 ? 1 : 0, undefined);
     }
     return result;
   }
@@ -341,16 +349,16 @@ export class Rib {
    * Throws UserError on a malformed prefix.
    */
   announce(prefix: string, attrs: PathAttributes = {}): void {
-    const key = canonicalPrefix(prefix);
+    const key = prefixKey(canonicalPrefix(prefix));
     const a: PathAttributes = { ...attrs, origin: attrs.origin ?? 0, asPath: attrs.asPath ?? [] };
     const set = this.store.acquire(a);
-    this.upsert(key, prefixFamily(key), null, 0, set, undefined);
+    this.upsert(key, keyFamily(key), null, 0, set, undefined, undefined);
     this.store.release(set);
   }
 
   /** Stops originating `prefix`; returns false when we were not originating it. */
   withdraw(prefix: string): boolean {
-    return this.removePath(canonicalPrefix(prefix), null, 0);
+    return this.removePath(prefixKey(canonicalPrefix(prefix)), null, 0);
   }
 
   // ------------------------------------------------------------------ restarting-speaker support
@@ -393,8 +401,8 @@ export class Rib {
     const withdraws: [string[], string[]] = [[], []];
     // best attrs → exported attrs, when no export policy changed them; holds one ref per entry.
     const memo: [Map<AttrSet, ExportMemo>, Map<AttrSet, ExportMemo>] = [new Map(), new Map()];
-    const step = (prefix: string, v: Path | Dest | undefined): void => {
-      const fam = prefixFamily(prefix);
+    const step = (prefix: PrefixKey, v: Path | Dest | undefined): void => {
+      const fam = keyFamily(prefix);
       const desired = this.exportFor(prefix, fam, peer, memo[fam], v);
       const current = peer.adjRibOut.get(prefix);
       if (desired === current) {
@@ -410,11 +418,11 @@ export class Rib {
           g = { afi: fam + 1, safi: 1, attrs: desired.value, prefixes: [] };
           groups[fam].set(desired, g);
         }
-        g.prefixes.push(prefix);
+        g.prefixes.push(keyText(prefix));
       } else if (current) {
         peer.counters[fam].advertised--;
         peer.adjRibOut.delete(prefix);
-        withdraws[fam].push(prefix);
+        withdraws[fam].push(keyText(prefix));
       }
     };
     let n = 0;
@@ -481,36 +489,47 @@ export class Rib {
     const peer = this.mustGet(peerId);
     const groups = new Map<string, AnnounceGroup>();
     for (const [prefix, set] of peer.adjRibOut) {
-      const fam = prefixFamily(prefix);
+      const fam = keyFamily(prefix);
       if (afi !== undefined && afi !== fam + 1) continue;
       const k = `${fam}|${set.key}`;
       let g = groups.get(k);
       if (!g) groups.set(k, (g = { afi: fam + 1, safi: 1, attrs: set.value, prefixes: [] }));
-      g.prefixes.push(prefix);
+      g.prefixes.push(keyText(prefix));
     }
     return [...groups.values()];
   }
 
   /** Best-path changes since the last drain, one per prefix, final state only. */
   drainBestChanges(): BestChange[] {
-    const log = this.bestLog;
-    const paths = this.bestLogPaths;
-    const mayRepeat = this.bestLogMayRepeat;
-    this.bestLog = [];
-    this.bestLogPaths = [];
-    this.bestLogMayRepeat = false;
-    const out: BestChange[] = new Array<BestChange>(log.length);
+    const keys = this.newLogKeys;
+    const texts = this.newLogTexts;
+    const paths = this.newLogPaths;
+    const changed = this.changeLog;
+    this.newLogKeys = [];
+    this.newLogTexts = [];
+    this.newLogPaths = [];
+    this.changeLog = [];
+    const out: BestChange[] = new Array<BestChange>(keys.length + changed.length);
     let n = 0;
-    if (!mayRepeat) {
-      for (let i = 0; i < log.length; i++) out[n++] = { prefix: log[i]!, best: this.onlyPathView(paths[i]!) };
+    if (changed.length === 0) {
+      // Only new prefixes, each logged once with the path it still has (a later change of its
+      // best path would be in changeLog).
+      for (let i = 0; i < keys.length; i++) out[n++] = { prefix: texts[i]!, best: this.onlyPathView(paths[i]!) };
       return out;
     }
-    const seen = new Set<string>();
-    for (const prefix of log) {
-      if (seen.has(prefix)) continue;
-      seen.add(prefix);
-      const best = this.bestOf(prefix);
-      out[n++] = best ? { prefix, best } : { prefix };
+    const seen = new Set<PrefixKey>();
+    for (const key of changed) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const best = this.bestOf(key);
+      const text = keyText(key);
+      out[n++] = best ? { prefix: text, best } : { prefix: text };
+    }
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out[n++] = { prefix: texts[i]!, best: this.onlyPathView(paths[i]!) };
     }
     out.length = n;
     return out;
@@ -520,7 +539,7 @@ export class Rib {
   *bestPaths(): IterableIterator<{ prefix: string; best: BestPath }> {
     for (const prefix of this.locRib.keys()) {
       const best = this.bestOf(prefix);
-      if (best) yield { prefix, best };
+      if (best) yield { prefix: keyText(prefix), best };
     }
   }
 
@@ -529,7 +548,7 @@ export class Rib {
   /** Every path for `prefix`, which one won and why each loser lost. */
   lookup(prefix: string): PrefixView | undefined {
     const key = canonicalPrefix(prefix);
-    const v = this.locRib.get(key);
+    const v = this.locRib.get(prefixKey(key));
     if (v === undefined) return undefined;
     const paths = v instanceof Dest ? v.paths : [v];
     const candidates = paths.filter((p) => p.attrs !== null);
@@ -615,7 +634,13 @@ export class Rib {
     return undefined;
   }
 
-  private ingest(peer: PeerRecord, raw: Readonly<PathAttributes>, nlri: readonly Nlri[], fam: FamilyIndex): number {
+  private ingest(
+    peer: PeerRecord,
+    raw: Readonly<PathAttributes>,
+    nlri: readonly Nlri[],
+    fam: FamilyIndex,
+    keys: readonly number[] | undefined,
+  ): number {
     let attrs = raw;
     if (!peer.ibgp && attrs.localPref !== undefined) {
       // RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored (RFC 7606 §7.5: discarded).
@@ -624,14 +649,25 @@ export class Rib {
     }
     const set = this.store.acquire(attrs);
     const verdict = this.loopCheck(peer, set.value);
-    for (const n of nlri) this.upsert(n.prefix, fam, peer, n.pathId ?? 0, set, verdict);
+    if (keys !== undefined && keys.length === nlri.length) {
+      // The decoder's IPv4 keys: no prefix text is parsed (see prefix-key.ts).
+      for (let i = 0; i < nlri.length; i++) {
+        const n = nlri[i]!;
+        this.upsert(keys[i]!, 0, peer, n.pathId ?? 0, set, verdict, n.prefix);
+      }
+    } else {
+      for (const n of nlri) {
+        const key = prefixKey(n.prefix);
+        this.upsert(key, fam, peer, n.pathId ?? 0, set, verdict, undefined);
+      }
+    }
     this.store.release(set);
     return nlri.length;
   }
 
   /** Post-policy attributes for a received path (with a reference taken), or the reject reason. */
   private importAttrs(
-    prefix: string,
+    prefix: PrefixKey,
     peer: PeerRecord | null,
     received: AttrSet,
     verdict: RejectReason | undefined,
@@ -641,10 +677,10 @@ export class Rib {
     const ctx: PolicyContext = { direction: 'import', localAs: this.localAs, peer };
     let r;
     try {
-      r = peer.importPolicy(prefix, received.value, ctx);
+      r = peer.importPolicy(keyText(prefix), received.value, ctx);
     } catch (e) {
       // A broken policy must not take the session down: reject the route and say why.
-      this.log.error({ peer: peer.id, prefix, err: e }, 'import policy threw; route rejected');
+      this.log.error({ peer: peer.id, prefix: keyText(prefix), err: e }, 'import policy threw; route rejected');
       return 'import-policy';
     }
     if (r === null) return 'import-policy';
@@ -670,7 +706,7 @@ export class Rib {
 
   /** Builds the path for one received route: loop verdict, import policy, flyweight. Takes refs. */
   private makePath(
-    prefix: string,
+    prefix: PrefixKey,
     source: PeerRecord | null,
     pathId: number,
     received: AttrSet,
@@ -711,12 +747,14 @@ export class Rib {
 
   /** Adds or replaces (implicit withdraw, RFC 4271 §3.1) the path (prefix, source, pathId). */
   private upsert(
-    prefix: string,
+    prefix: PrefixKey,
     fam: FamilyIndex,
     source: PeerRecord | null,
     pathId: number,
     received: AttrSet,
     verdict: RejectReason | undefined,
+    /** The prefix's canonical text when the caller has it (kept for the best-path drain). */
+    text: string | undefined,
   ): void {
     const v = this.locRib.get(prefix);
     const np = this.makePath(prefix, source, pathId, received, verdict, 0);
@@ -724,7 +762,7 @@ export class Rib {
       // The common case: first path for the prefix.
       this.locRib.set(prefix, np);
       this.added(np, fam);
-      if (np.attrs) this.bestChanged(prefix, fam, null, np, true);
+      if (np.attrs) this.bestChanged(prefix, fam, null, np, text ?? keyText(prefix));
       return;
     }
     if (v instanceof Path) {
@@ -752,10 +790,10 @@ export class Rib {
   }
 
   /** Removes path (prefix, source, pathId); false when there was none. */
-  private removePath(prefix: string, source: PeerRecord | null, pathId: number): boolean {
+  private removePath(prefix: PrefixKey, source: PeerRecord | null, pathId: number): boolean {
     const v = this.locRib.get(prefix);
     if (v === undefined) return false;
-    const fam = prefixFamily(prefix);
+    const fam = keyFamily(prefix);
     if (v instanceof Path) {
       if (v.source !== source || v.pathId !== pathId) return false;
       this.locRib.delete(prefix);
@@ -776,7 +814,7 @@ export class Rib {
    * Re-runs the decision process for a multi-path prefix, moves the winner first, collapses the
    * Dest back to a bare Path when one is left, and reports any change of best path.
    */
-  private reselect(prefix: string, fam: FamilyIndex, d: Dest, oldBest: Path | null): void {
+  private reselect(prefix: PrefixKey, fam: FamilyIndex, d: Dest, oldBest: Path | null): void {
     const paths = d.paths;
     let best: Path | null = null;
     if (paths.length === 1) {
@@ -803,19 +841,17 @@ export class Rib {
    * mark or path id, which neither the kernel nor a peer can see) marks the prefix for the
    * best-path drain and for every peer that could have received the old or the new one.
    */
-  private bestChanged(prefix: string, fam: FamilyIndex, oldBest: Path | null, best: Path | null, newPrefix = false): void {
+  private bestChanged(prefix: PrefixKey, fam: FamilyIndex, oldBest: Path | null, best: Path | null, newText?: string): void {
     if (oldBest === best) return;
     if (oldBest !== null && best !== null && oldBest.source === best.source && oldBest.attrs === best.attrs) return;
     if (oldBest?.source) oldBest.source.counters[fam].best--;
     if (best?.source) best.source.counters[fam].best++;
-    // A log, not a Set: appending is several times cheaper than hashing into a set during a
-    // full-table load; the drain removes duplicates.
-    if (!newPrefix && !this.bestLogMayRepeat) {
-      this.bestLogMayRepeat = true;
-      this.bestLogPaths = [];
-    }
-    if (!this.bestLogMayRepeat) this.bestLogPaths.push(best!);
-    if (this.bestLog.push(prefix) === 1) this.notifyBest();
+    if (this.newLogKeys.length + this.changeLog.length === 0) this.notifyBest();
+    if (newText !== undefined) {
+      this.newLogKeys.push(prefix);
+      this.newLogTexts.push(newText);
+      this.newLogPaths.push(best!);
+    } else this.changeLog.push(prefix);
     const peers = this.upPeers;
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
@@ -843,7 +879,7 @@ export class Rib {
     return (p.onlyPathView = Object.freeze({ nextHop: attrs.nextHop, attrs, peerId: p.source ? p.source.id : null, reason: 'only-path' }));
   }
 
-  private bestOf(prefix: string): BestPath | undefined {
+  private bestOf(prefix: PrefixKey): BestPath | undefined {
     const v = this.locRib.get(prefix);
     const best = this.bestPathOf(v);
     if (!best) return undefined;
@@ -854,7 +890,7 @@ export class Rib {
 
   /** The attribute set to advertise for `prefix` to `peer` (a reference taken), or null. */
   private exportFor(
-    prefix: string,
+    prefix: PrefixKey,
     fam: FamilyIndex,
     peer: PeerRecord,
     memo: Map<AttrSet, ExportMemo>,
@@ -870,9 +906,9 @@ export class Rib {
       const ctx: PolicyContext = { direction: 'export', localAs: this.localAs, peer, source: best.source };
       let r;
       try {
-        r = peer.exportPolicy(prefix, value, ctx);
+        r = peer.exportPolicy(keyText(prefix), value, ctx);
       } catch (e) {
-        this.log.error({ peer: peer.id, prefix, err: e }, 'export policy threw; route not advertised');
+        this.log.error({ peer: peer.id, prefix: keyText(prefix), err: e }, 'export policy threw; route not advertised');
         return null;
       }
       if (r === null) return null;
@@ -890,7 +926,7 @@ export class Rib {
       if (!peer.missingNextHopLogged) {
         peer.missingNextHopLogged = true;
         this.log.warn(
-          { peer: peer.id, prefix },
+          { peer: peer.id, prefix: keyText(prefix) },
           `no ${fam === 1 ? 'IPv6' : 'IPv4'} session address to use as next hop towards ${peer.id}; such routes are not advertised to it (configure a local address of that family)`,
         );
       }
@@ -923,7 +959,7 @@ export class Rib {
    * `change(prefix, path)` in its place: the same path to keep it, another path to replace it
    * (whose references the callback took), null to remove it. Returns how many were removed.
    */
-  private walkPeer(peer: PeerRecord, change: (prefix: string, p: Path) => Path | null): number {
+  private walkPeer(peer: PeerRecord, change: (prefix: PrefixKey, p: Path) => Path | null): number {
     if (peer.counters[0].received === 0 && peer.counters[1].received === 0) return 0;
     let removed = 0;
     for (const [prefix, v] of this.locRib) {
@@ -931,7 +967,7 @@ export class Rib {
         if (v.source !== peer) continue;
         const r = change(prefix, v);
         if (r === v) continue;
-        const fam = prefixFamily(prefix);
+        const fam = keyFamily(prefix);
         if (r === null) {
           this.locRib.delete(prefix);
           removed++;
@@ -951,7 +987,7 @@ export class Rib {
         if (p.source !== peer) continue;
         const r = change(prefix, p);
         if (r === p) continue;
-        const fam = prefixFamily(prefix);
+        const fam = keyFamily(prefix);
         touched = true;
         this.removed(p, fam);
         if (r === null) {
@@ -965,8 +1001,8 @@ export class Rib {
       if (!touched) continue;
       if (paths.length === 0) {
         this.locRib.delete(prefix);
-        this.bestChanged(prefix, prefixFamily(prefix), oldBest, null);
-      } else this.reselect(prefix, prefixFamily(prefix), v, oldBest);
+        this.bestChanged(prefix, keyFamily(prefix), oldBest, null);
+      } else this.reselect(prefix, keyFamily(prefix), v, oldBest);
     }
     return removed;
   }
@@ -982,7 +1018,7 @@ export class Rib {
     const stale = fam === undefined ? peer.counters[0].stale + peer.counters[1].stale : peer.counters[fam].stale;
     if (stale === 0) return 0;
     const n = this.walkPeer(peer, (prefix, p) =>
-      isStale(p) && (fam === undefined || prefixFamily(prefix) === fam) ? null : p,
+      isStale(p) && (fam === undefined || keyFamily(prefix) === fam) ? null : p,
     );
     this.log.info({ peer: peer.id, family: fam === undefined ? 'all' : FAMILY_KEYS[fam], removed: n }, 'stale routes swept');
     return n;

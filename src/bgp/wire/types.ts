@@ -246,6 +246,16 @@ export interface UpdateMessage {
    * intern attribute sets by it without comparing objects.
    */
   attrsKey?: string;
+  /**
+   * Set by the decoder when `nlri` is not empty: each prefix of `nlri` as a number, index for
+   * index (`Ipv4PrefixKey` in ./prefix.ts: 2^len + the prefix's top bits). The RIB keys its IPv4
+   * table by these, so with them it never has to parse the prefix text of a full table. Whoever
+   * changes `nlri` after decoding must drop this (the RIB ignores it when the lengths differ,
+   * and parses the text).
+   */
+  nlriKeys?: number[];
+  /** The same for `withdrawn`. */
+  withdrawnKeys?: number[];
 }
 
 export type BgpMessage =

@@ -52,8 +52,10 @@ const V6_UPDATE = `${MARKER} 0059 02
 
 test('UPDATE: decode a hand-written IPv4 vector', () => {
   const m = decode(hex(V4_UPDATE), OLD) as UpdateMessage;
-  const { attrsKey, ...rest } = m;
+  const { attrsKey, nlriKeys, ...rest } = m;
   assert.deepEqual(rest, V4_DECODED);
+  // 2^len + the top len bits: 10.0.0.0/24 and 192.168.0.4/30.
+  assert.deepEqual(nlriKeys, [2 ** 24 + 0x0a0000, 2 ** 30 + 0xc0a80004 / 4]);
   assert.equal(attrsKey, '2e' + Buffer.from(hex(V4_UPDATE).subarray(23, 57)).toString('latin1'));
 });
 

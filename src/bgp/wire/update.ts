@@ -69,9 +69,11 @@ export function decodeUpdate(b: Uint8Array, opts: CodecOptions): UpdateMessage {
   }
   const addPathV4 = opts.addPathReceive?.has(IPV4_UNICAST_KEY) ?? false;
   const withdrawn: Nlri[] = [];
-  decodeIpv4Nlri(b, wStart, wEnd, addPathV4, withdrawn);
+  const withdrawnKeys: number[] = [];
+  decodeIpv4Nlri(b, wStart, wEnd, addPathV4, withdrawn, withdrawnKeys);
   const nlri: Nlri[] = [];
-  decodeIpv4Nlri(b, aEnd, end, addPathV4, nlri);
+  const nlriKeys: number[] = [];
+  decodeIpv4Nlri(b, aEnd, end, addPathV4, nlri, nlriKeys);
 
   const diagnostics: UpdateDiagnostic[] = [];
   let taw = false;
@@ -205,6 +207,8 @@ export function decodeUpdate(b: Uint8Array, opts: CodecOptions): UpdateMessage {
   }
 
   const msg: UpdateMessage = { type: MessageType.Update, withdrawn, attrs: taw ? {} : attrs, nlri };
+  if (withdrawn.length > 0) msg.withdrawnKeys = withdrawnKeys;
+  if (nlri.length > 0) msg.nlriKeys = nlriKeys;
   if (mpReach) msg.mpReach = mpReach;
   if (mpUnreach) msg.mpUnreach = mpUnreach;
   if (taw) msg.treatAsWithdraw = true;
