@@ -1,20 +1,23 @@
 /**
  * `tortie lab demo` (`sudo make demo`): a 3-node lab with etcd and a BIRD peer, two pods per
  * node and an agent on every node; shows what is there, then tears it all down, also on Ctrl-C
- * or a failed step. The demo is a list of steps so later work (cross-node ping, BGP status) adds
- * a step instead of editing a script.
+ * or a failed step. The demo is a list of steps so later work adds a step instead of editing a
+ * script. Routing steps: cross-node ping in BGP mode, the routes and BIRD's table, `tortie status`,
+ * then the pool switched to VXLAN without restarting anything and the ping again.
  */
 import { agentStart, podAdd, labStatus } from './lab.js';
 import { labDown } from './teardown.js';
 import { labUp } from './up.js';
-import { AGENT_HEALTH_PORT } from './agent.js';
+import { AGENT_HEALTH_PORT, tortieArgv } from './agent.js';
 import { birdcArgv } from './bird.js';
 import { etcdctlArgv } from './etcd.js';
 import { run } from './exec.js';
 import { labNetnsPrefix } from './names.js';
 import { netnsList, runIn } from './netns.js';
-import type { LabState } from './state.js';
-import { RESOURCE_PREFIX } from '../datastore/keys.js';
+import { loadLab, type LabState } from './state.js';
+import { RESOURCE_PREFIX, resourceKey } from '../datastore/keys.js';
+import { withEtcd } from './datastore.js';
+import { DEFAULT_POOL_NAME } from './calico-resources.js';
 import { errorMessage } from '../util/errors.js';
 
 export interface DemoContext {
@@ -65,6 +68,28 @@ function readinessReason(body: string): string {
     /* not JSON */
   }
   return body.trim().slice(0, 300);
+}
+
+/** Every pod pings every other pod (retrying for a while: routes converge in seconds). */
+async function pingAll(ctx: DemoContext, timeoutMs = 30_000): Promise<void> {
+  const pods = labStatus(ctx.name).pods;
+  const deadline = Date.now() + timeoutMs;
+  let failed: string[] = [];
+  do {
+    failed = [];
+    for (const a of pods) {
+      for (const b of pods) {
+        if (a === b) continue;
+        const r = await runIn(a.netns, ['ping', '-n', '-c', '1', '-W', '1', b.ip], { allowFailure: true, timeoutMs: 5000 });
+        if (r.code !== 0) failed.push(`${a.name}->${b.name}`);
+      }
+    }
+    if (failed.length === 0) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  } while (Date.now() < deadline);
+  const pairs = pods.length * (pods.length - 1);
+  ctx.out(`${pairs - failed.length}/${pairs} pod pairs reach each other${failed.length ? `; failing: ${failed.join(', ')}` : ''}`);
+  if (failed.length) throw new Error(`${failed.length} pod pairs cannot reach each other`);
 }
 
 export const demoSteps: DemoStep[] = [
@@ -160,6 +185,59 @@ export const demoSteps: DemoStep[] = [
     async run(ctx) {
       const r = await run(birdcArgv(lab(ctx).bird!.controlSocket, 'show', 'protocols'));
       ctx.out(r.stdout);
+    },
+  },
+  {
+    title: 'Cross-node ping between every pair of pods (BGP mesh, no encapsulation)',
+    async run(ctx) {
+      await pingAll(ctx);
+    },
+  },
+  {
+    title: 'Routes on node-1: pod /32s, blackhole for its own block (proto 80), the other blocks via BGP (proto 81)',
+    async run(ctx) {
+      const r = await runIn(lab(ctx).nodes[0]!.netns, ['ip', 'route', 'show', 'table', 'main']);
+      ctx.out(r.stdout);
+    },
+  },
+  {
+    title: 'BIRD peer learned every pod block: birdc show route',
+    async run(ctx) {
+      const r = await run(birdcArgv(lab(ctx).bird!.controlSocket, 'show', 'route'));
+      ctx.out(r.stdout);
+    },
+  },
+  {
+    title: 'tortie status on node-1',
+    async run(ctx) {
+      const socket = loadLab(ctx.name).nodes[0]?.agent?.controlSocket;
+      if (!socket) throw new Error('no agent on node-1');
+      const r = await run([...tortieArgv(), 'status', '--socket', socket], { allowFailure: true });
+      ctx.out(r.stdout || r.stderr);
+      if (r.code !== 0) throw new Error(`tortie status exited ${r.code}`);
+    },
+  },
+  {
+    title: 'Switch the pool to VXLAN (agents keep running) and ping again',
+    async run(ctx) {
+      const s = lab(ctx);
+      await withEtcd(s, async (c) => {
+        const key = resourceKey('ippools', DEFAULT_POOL_NAME);
+        const pool = JSON.parse((await c.get(key).string()) ?? 'null') as { spec: Record<string, unknown> } | null;
+        if (!pool) throw new Error(`no pool ${DEFAULT_POOL_NAME}`);
+        pool.spec.vxlanMode = 'Always';
+        await c.put(key).value(JSON.stringify(pool));
+      });
+      ctx.out(`IPPool ${DEFAULT_POOL_NAME}: vxlanMode Always`);
+      const deadline = Date.now() + 30_000;
+      let routes = '';
+      while (Date.now() < deadline) {
+        routes = (await runIn(s.nodes[0]!.netns, ['ip', 'route', 'show', 'table', 'main'])).stdout;
+        if ((routes.match(/vxlan\.calico/g) ?? []).length >= s.nodes.length - 1) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      ctx.out(`node-1 routes now:\n${routes.trimEnd()}`);
+      await pingAll(ctx);
     },
   },
 ];
