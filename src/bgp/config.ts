@@ -100,6 +100,12 @@ export const speakerConfigSchema = z
      * bit (RFC 4724 §3), so peers keep our routes; stop({ gracefulRestart }) writes it.
      */
     restartStateFile: z.string().min(1).optional(),
+    /**
+     * RFC 4724 §4.1 selection deferral bound in seconds: after a graceful restart, how long at
+     * most our advertisements wait for End-of-RIB from every graceful-restart peer (bounded like
+     * a restart time: waiting longer than peers keep our routes is pointless).
+     */
+    selectionDeferralTime: z.number().int().min(1).max(MAX_RESTART_TIME).optional(),
     logLevel: z.string().optional(),
   })
   .superRefine((c, ctx) => {

@@ -318,7 +318,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
 
   /** Registers `bgp.peers` and `bgp.routes` on the agent's control socket. */
   registerControl(server: { handle(method: string, fn: (params: unknown) => unknown): void }): void {
-    server.handle('bgp.peers', () => ({ routerId: this.opts.routerId, asNumber: this.opts.asNumber, peers: this.peers() }));
+    server.handle('bgp.peers', () => ({ routerId: this.opts.routerId, asNumber: this.opts.asNumber, exportsHeld: this.exportsHeld, peers: this.peers() }));
     server.handle('bgp.routes', (params) => {
       const prefix = params && typeof params === 'object' && 'prefix' in params ? String((params as { prefix: unknown }).prefix) : undefined;
       return { routes: this.routes(prefix) };

@@ -85,6 +85,7 @@ export async function runSpeaker(path: string, cfg: SpeakerConfig, log: Logger):
     listen: cfg.listen,
     ...(cfg.clusterId ? { clusterId: cfg.clusterId } : {}),
     ...(cfg.restartStateFile ? { restartStateFile: cfg.restartStateFile } : {}),
+    ...(cfg.selectionDeferralTime !== undefined ? { selectionDeferralTime: cfg.selectionDeferralTime } : {}),
     logger: log,
     registry,
   });

@@ -13,8 +13,14 @@ import type { PrefixView } from '../bgp/rib/index.js';
 interface PeersResult {
   routerId: string;
   asNumber: number;
+  /** A restarting speaker still deferring its advertisements (RFC 4724 §4.1); absent from older speakers. */
+  exportsHeld?: boolean;
   peers: PeerStatus[];
 }
+
+/** Not in calicoctl's output (BIRD has no such state to show): printed only while it holds. */
+const EXPORTS_HELD_TEXT =
+  'Graceful restart in progress: our routes are not advertised yet (waiting for End-of-RIB from every graceful-restart peer, or the selection deferral timer).\n';
 
 async function call<T>(socket: string, method: string, params?: unknown): Promise<T | 'no-bgp'> {
   try {
@@ -39,7 +45,7 @@ export function register(program: Command): void {
         process.stdout.write(JSON.stringify(r === 'no-bgp' ? { running: true, bgp: false } : { running: true, bgp: true, ...r }, null, 2) + '\n');
         return;
       }
-      process.stdout.write(r === 'no-bgp' ? formatNoBgp() : formatNodeStatus(r.peers));
+      process.stdout.write(r === 'no-bgp' ? formatNoBgp() : formatNodeStatus(r.peers) + (r.exportsHeld ? EXPORTS_HELD_TEXT : ''));
     });
   status
     .command('routes [prefix]')

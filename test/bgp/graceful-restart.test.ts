@@ -103,7 +103,12 @@ test('tortie restarts with graceful restart: BIRD keeps our routes throughout', 
     assert.ok(samples > 20, `polled BIRD ${samples} times`);
     assert.equal(missing, 0, 'BIRD never lost 10.65.0.0/26 during the restart');
     const { readFileSync } = await import('node:fs');
-    assert.match(readFileSync(sp.log, 'utf8'), /this start is a graceful restart/);
+    const log = readFileSync(sp.log, 'utf8');
+    assert.match(log, /this start is a graceful restart/);
+    // RFC 4724 §4.1: the restarted speaker held its advertisements until BIRD's End-of-RIB, not
+    // until the selection deferral timer.
+    assert.match(log, /holding our advertisements until they have sent End-of-RIB/);
+    assert.match(log, /every graceful-restart peer has sent End-of-RIB; advertising our routes now/);
   } finally {
     polling = false;
     await sp.stop('SIGINT');

@@ -256,6 +256,8 @@ for (const [name, open, cfg, sub] of [
   ['wrong 4-octet AS capability', peerOpen({}, [{ code: CapabilityCode.FourOctetAs, asn: 4200000000 }]), {}, 2],
   ['BGP identifier 0.0.0.0', peerOpen({ bgpId: '0.0.0.0' }), {}, 3],
   ['our own identifier on iBGP', peerOpen({ bgpId: '198.18.0.1' }), {}, 3],
+  ['AS_TRANS in My AS without the 4-octet AS capability', peerOpen({ myAs: 23456 }, []), { peerAs: 23456 }, 2],
+  ['My AS disagreeing with the 4-octet AS capability', peerOpen({ myAs: 64999 }, [{ code: CapabilityCode.FourOctetAs, asn: 64512 }]), {}, 2],
 ] as const) {
   test(`OPEN with ${name} is rejected with OPEN error subcode ${sub}`, () => {
     const t = setup(cfg);
@@ -267,6 +269,18 @@ for (const [name, open, cfg, sub] of [
     assert.deepEqual([c.closedWith?.code, c.closedWith?.subcode], [2, sub]);
   });
 }
+
+test('each session gets its own attribute decode cache in the negotiated codec options', () => {
+  const t = setup();
+  const c = establish(t);
+  const first = t.fsm.session!.codec.attrCache;
+  assert.ok(first instanceof Map);
+  assert.equal(c.codec?.attrCache, first, 'the connection decodes with the session cache');
+  t.fsm.stop();
+  const t2 = setup();
+  establish(t2);
+  assert.notEqual(t2.fsm.session!.codec.attrCache, first);
+});
 
 test('4-octet AS peer: AS_TRANS in My AS with the capability is accepted', () => {
   const t = setup({ peerAs: 4200000001 });
