@@ -363,7 +363,13 @@ test('invalid desired state is refused, logged and counted; the rest keeps worki
   assert.equal(dp.setRoute({ class: 'vxlan', dst: '2001:db8::/64', gateway: 'fe80::1', dev: 'vxlan.calico' }), false, 'IPv6 not enabled');
   assert.equal(dp.setVtep({ ...VTEP, mac: 'not-a-mac' }), false);
   assert.equal(dp.replaceAllRoutes([BLOCK, { class: 'workload', dst: 'bogus', dev: 'x' }]), true);
-  assert.equal(await metric(reg, 'tortie_dataplane_invalid_updates_total', { kind: 'route' }), 4);
+  // Words smuggled into the batch line through a device name, or a metric the kernel cannot hold.
+  assert.equal(dp.setRoute({ class: 'workload', dst: '10.65.0.6/32', dev: 'cali1 table 100' }), false);
+  assert.equal(dp.setRoute({ class: 'workload', dst: '10.65.0.6/32', dev: 'cali1\nroute flush' }), false);
+  assert.equal(dp.setRoute({ class: 'workload', dst: '10.65.0.6/32', dev: 'cali0123456789abc' }), false, 'longer than IFNAMSIZ-1');
+  assert.equal(dp.setRoute({ class: 'bgp', dst: '10.70.0.0/24', gateway: '198.18.0.7', dev: 'eth0', metric: 2 ** 32 }), false);
+  assert.equal(dp.setRoute({ class: 'bgp', dst: '10.70.0.0/24', gateway: '198.18.0.7', dev: 'eth0', metric: 1.5 }), false);
+  assert.equal(await metric(reg, 'tortie_dataplane_invalid_updates_total', { kind: 'route' }), 9);
   assert.equal(await metric(reg, 'tortie_dataplane_invalid_updates_total', { kind: 'vtep' }), 1);
   dp.setDatastoreInSync(true);
   const r = await dp.applyNow();

@@ -21,6 +21,15 @@ import type { KernelRoute, OpResult, RouteNetlink, RouteOp } from './netlink.js'
 import { DEFAULT_ROUTE_PROTOCOLS, ROUTE_CLASSES, type DesiredRoute, type RouteClass, type RouteProtocols } from './types.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
+/**
+ * A valid Linux interface name (the kernel's dev_valid_name): 1 to 15 bytes (IFNAMSIZ - 1), no
+ * whitespace, '/' or ':'. Checked on entry because the name goes into an `ip -batch` line: a
+ * space would smuggle extra words into the command.
+ */
+const IFNAME = /^[^\s/:]{1,15}$/;
+/** Route priorities are u32 in rtnetlink (RTA_PRIORITY). */
+const MAX_METRIC = 0xffff_ffff;
+
 /** IPv6 routes without a metric get 1024 from the kernel (IP6_RT_PRIO_USER). */
 const IPV6_DEFAULT_METRIC = 1024;
 
@@ -132,6 +141,8 @@ export class RouteReconciler {
     const protocol = r.class === 'workload' ? this.protocols.device : r.class === 'bgp' ? this.protocols.bgp : this.protocols.felix;
     if (type === 'unicast' && r.dev === undefined && r.gateway === undefined) throw new Error(`route ${dst}: a unicast route needs a device or a gateway`);
     const unicast = type === 'unicast';
+    if (r.dev !== undefined && (!IFNAME.test(r.dev) || r.dev === '.' || r.dev === '..')) throw new Error(`route ${dst}: not a valid interface name: ${JSON.stringify(r.dev)}`);
+    if (r.metric !== undefined && !(Number.isInteger(r.metric) && r.metric >= 0 && r.metric <= MAX_METRIC)) throw new Error(`route ${dst}: metric must be an integer 0..${MAX_METRIC}, got ${r.metric}`);
     // One literal with every field (undefined where absent) keeps all routes on one hidden
     // class: adding properties afterwards made this the hottest line of queueing 100,000 routes.
     const route: WantedRoute = {
