@@ -2,7 +2,7 @@
  * Datastore sync benchmark against a real etcd 3.4 in a network namespace of its own.
  *
  *   node --import tsx bench/datastore-sync.ts [--scale 1] [--steady-seconds 60] [--rate 1000]
- *        [--consumer cache|keys] [--child-flags "--max-semi-space-size=4"]
+ *        [--consumer cache|keys] [--child-flags=--max-semi-space-size=4] [--page-size 500]
  *
  * 1. Loads N WorkloadEndpoints, Nodes and GlobalNetworkPolicies (default 100,000 / 5,000 / 2,000)
  *    with bulk transactions.
@@ -49,14 +49,14 @@ function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-async function child(endpoint: string, consumer: string): Promise<void> {
+async function child(endpoint: string, consumer: string, pageSize: number | undefined): Promise<void> {
   const { monitorEventLoopDelay, PerformanceObserver } = await import('node:perf_hooks');
   const { EtcdBackend } = await import('../src/datastore/etcd/backend.js');
   const { WatcherSyncer } = await import('../src/datastore/watchersyncer.js');
   const { ResourceCache } = await import('../src/datastore/cache.js');
   const { felixScopes } = await import('../src/datastore/syncer.js');
-  const out = (m: unknown) => process.stdout.write(`${JSON.stringify(m)}\n`);
-  const backend = new EtcdBackend({ config: { endpoints: [endpoint] } });
+  const out = (m: unknown, then?: () => void) => process.stdout.write(`${JSON.stringify(m)}\n`, then);
+  const backend = new EtcdBackend({ config: { endpoints: [endpoint] }, pageSize });
   const syncer = new WatcherSyncer({ name: 'felix', backend, scopes: felixScopes('etcdv3') });
   let size: () => number;
   if (consumer === 'cache') {
@@ -125,18 +125,21 @@ async function child(endpoint: string, consumer: string): Promise<void> {
       const gc = gcSummary();
       (globalThis as { gc?: () => void }).gc?.();
       const liveMB = process.memoryUsage().heapUsed / 2 ** 20;
-      out({
-        t: 'steady',
-        delivered,
-        gc,
-        loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
-        loopDelayMaxMs: loopDelay.max / 1e6,
-        cpuSeconds: (cpu.user + cpu.system) / 1e6,
-        wallSeconds: (performance.now() - wall0) / 1000,
-        maxRssKB: process.resourceUsage().maxRSS,
-        liveMB,
-      });
-      void syncer.stop().then(() => backend.close()).then(() => process.exit(0));
+      out(
+        {
+          t: 'steady',
+          delivered,
+          gc,
+          loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+          loopDelayMaxMs: loopDelay.max / 1e6,
+          cpuSeconds: (cpu.user + cpu.system) / 1e6,
+          wallSeconds: (performance.now() - wall0) / 1000,
+          maxRssKB: process.resourceUsage().maxRSS,
+          liveMB,
+        },
+        // Exit only once the (large) line has been written: process.exit drops pending pipe writes.
+        () => void syncer.stop().then(() => backend.close()).then(() => process.exit(0)),
+      );
     }
   });
   syncer.start();
@@ -216,11 +219,13 @@ async function main(): Promise<void> {
       rate: { type: 'string', default: '1000' },
       consumer: { type: 'string', default: 'cache' },
       'child-flags': { type: 'string', default: '' },
+      'page-size': { type: 'string' },
       child: { type: 'string' },
     },
   });
   if (values.consumer !== 'cache' && values.consumer !== 'keys') throw new Error(`--consumer must be cache or keys, not ${values.consumer}`);
-  if (values.child) return child(values.child, values.consumer);
+  const pageSize = values['page-size'] === undefined ? undefined : Number(values['page-size']);
+  if (values.child) return child(values.child, values.consumer, pageSize);
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (it runs etcd in a network namespace)');
   const scale = Number(values.scale);
   const nWep = Math.round(100_000 * scale), nNode = Math.round(5_000 * scale), nPol = Math.round(2_000 * scale);
@@ -255,7 +260,7 @@ async function main(): Promise<void> {
     const loader = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
     const childFlags = values['child-flags'].split(/\s+/).filter(Boolean);
     console.log(`syncer process: consumer ${values.consumer}${childFlags.length ? `, node ${childFlags.join(' ')}` : ''}`);
-    const proc = spawn(process.execPath, ['--expose-gc', ...childFlags, ...loader, self, '--child', etcd.unixEndpoint, '--consumer', values.consumer], {
+    const proc = spawn(process.execPath, ['--expose-gc', ...childFlags, ...loader, self, '--child', etcd.unixEndpoint, '--consumer', values.consumer, ...(pageSize ? ['--page-size', String(pageSize)] : [])], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const msgs: Record<string, unknown>[] = [];

@@ -97,6 +97,13 @@ export class EtcdBackend implements DatastoreBackend {
     let revision: string | undefined;
     let pages = 0;
     let count = 0;
+    /**
+     * One page, decoded the moment it arrives. The response's key/value Buffers are views into
+     * gRPC's message buffer (~0.4 MB per 500 keys); copying out what we need at once lets that
+     * buffer die young. Held until the syncer reached the page (the prefetch below), it would
+     * survive scavenges, be promoted, and wait for a full GC: ~25-50 MB of dead buffers at InSync
+     * in bench/datastore-sync.ts before this change.
+     */
     const fetch = (start: Buffer) => {
       const page = pages + 1;
       const p = this.client.kv
@@ -107,9 +114,20 @@ export class EtcdBackend implements DatastoreBackend {
           // After the first page, read at the first page's revision: one consistent snapshot.
           ...(revision ? { revision } : {}),
         })
-        .catch((e: unknown) => {
-          throw classifyEtcdError(e, `list ${scopeName(scope)} page ${page}`);
-        });
+        .then(
+          (res) => {
+            const more = res.more && res.kvs.length > 0;
+            return {
+              revision: res.header.revision,
+              items: res.kvs.map((kv) => decodeEtcdKv(scope.kind, prefix, kv.key, kv.value, kv.mod_revision)),
+              // Buffer.concat copies: the next start key does not pin the message either.
+              next: more ? Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]) : undefined,
+            };
+          },
+          (e: unknown) => {
+            throw classifyEtcdError(e, `list ${scopeName(scope)} page ${page}`);
+          },
+        );
       // Observed below; this only keeps an abandoned prefetch from being an unhandled rejection.
       p.catch(() => {});
       return p;
@@ -118,14 +136,12 @@ export class EtcdBackend implements DatastoreBackend {
     for (;;) {
       const res = await pending;
       pages++;
-      revision ??= res.header.revision;
-      const more = res.more && res.kvs.length > 0;
-      // Ask for the next page before decoding this one, so etcd and the syncer work in parallel.
-      if (more) pending = fetch(Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]));
-      const items = res.kvs.map((kv) => decodeEtcdKv(scope.kind, prefix, kv.key, kv.value, kv.mod_revision));
-      count += items.length;
-      yield { items, revision };
-      if (!more) break;
+      revision ??= res.revision;
+      // Ask for the next page before the syncer validates this one, so etcd and the syncer work in parallel.
+      if (res.next) pending = fetch(res.next);
+      count += res.items.length;
+      yield { items: res.items, revision };
+      if (!res.next) break;
     }
     this.log.debug({ scope: scopeName(scope), revision, pages, items: count }, 'listed');
   }
