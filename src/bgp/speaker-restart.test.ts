@@ -88,6 +88,30 @@ test('restarting speaker: removing the peer that is waited for ends the hold', a
   }
 });
 
+test('both sides restarting at once: neither waits for the other (R bit peers excluded), no deadlock', async () => {
+  const clock = new FakeClock(Date.now());
+  const a = new BgpSpeaker({ routerId: '127.0.0.1', asNumber: 65001, listen: { address: '127.0.0.1', port: 0 }, restarting: true, clock });
+  const b = new BgpSpeaker({ routerId: '127.0.0.2', asNumber: 65002, restarting: true });
+  await a.start();
+  await b.start();
+  const atA: BestChange[] = [];
+  const atB: BestChange[] = [];
+  a.on('best-path-changes', (c) => atA.push(...c));
+  b.on('best-path-changes', (c) => atB.push(...c));
+  try {
+    a.addPeer({ address: '127.0.0.2', asNumber: 65002, passive: true, keepOriginalNextHop: true, gracefulRestart: { restartTime: 60 } });
+    b.addPeer({ address: '127.0.0.1', asNumber: 65001, port: a.listeningPort!, localAddress: '127.0.0.2', keepOriginalNextHop: true, gracefulRestart: { restartTime: 60 } });
+    a.announce('10.65.0.0/26', { nextHop: '198.18.0.1' });
+    b.announce('10.65.1.0/26', { nextHop: '198.18.0.2' });
+    await until('each learns the other\'s route without any timer', () => atA.some((c) => c.prefix === '10.65.1.0/26' && c.best) && atB.some((c) => c.prefix === '10.65.0.0/26' && c.best));
+    assert.equal(a.exportsHeld, false);
+    assert.equal(b.exportsHeld, false);
+  } finally {
+    await b.stop();
+    await a.stop();
+  }
+});
+
 test('a speaker that is not restarting never holds its exports', async () => {
   const a = new BgpSpeaker({ routerId: '127.0.0.1', asNumber: 65001, restarting: false });
   await a.start();

@@ -204,8 +204,9 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     const old = peer.config;
     const sessionChanged = SESSION_FIELDS.some((f) => JSON.stringify(old[f]) !== JSON.stringify(next[f]));
     if (cfg.asNumber !== old.asNumber) {
-      // The RIB keys a peer by address and AS: a new AS is a new peer.
-      this.removePeer(key);
+      // The RIB keys a peer by address and AS: a new AS is a new peer. (Not removePeer: the
+      // export hold must not see the peer gone for a moment.)
+      this.dropPeer(key);
       this.addPeer(next);
       return;
     }
@@ -220,14 +221,17 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
   }
 
   removePeer(address: string): void {
-    const key = normalizeAddr(address);
+    if (this.dropPeer(normalizeAddr(address))) this.maybeReleaseExports();
+  }
+
+  private dropPeer(key: string): boolean {
     const peer = this.peersByAddr.get(key);
-    if (!peer) return;
+    if (!peer) return false;
     this.peersByAddr.delete(key);
     if (peer.config.password) this.setListenerKey(key, undefined);
     peer.remove();
     this.log.info({ peer: key }, 'peer removed');
-    this.maybeReleaseExports();
+    return true;
   }
 
   /** True while a restarting speaker holds its advertisements (RFC 4724 §4.1). */
