@@ -11,6 +11,7 @@ import { waitFor, run } from '../../src/lab/exec.js';
 import { controlCall } from '../../src/agent/control.js';
 import { BgpLab, requireRoot, speakerYaml } from './lab.js';
 import { tortieCommand } from '../helpers/tortie-cmd.js';
+import type { PeerStatus } from '../../src/bgp/speaker.js';
 
 requireRoot();
 
@@ -83,6 +84,10 @@ test('BIRD with add paths tx sends two paths for one prefix: tortie keeps both a
     const out = (await run([...tortieCommand(), 'status', 'routes', '10.65.9.0/26', '--socket', sp.control])).stdout;
     assert.match(out, /\| \* 10\.65\.9\.0\/26 \| 198\.18\.100\.2 \| 198\.18\.100\.2 \| - +\| 200 +\| best \(local-pref\) +\|/);
     assert.match(out, /\| {3}10\.65\.9\.0\/26 \| 198\.18\.100\.2 \| 198\.18\.100\.2 \| - +\| 100 +\| lost on local-pref +\|/);
+
+    const peers = (await controlCall<{ peers: PeerStatus[] }>(sp.control, 'bgp.peers')).peers;
+    assert.deepEqual(peers.find((p) => p.address === lab.v4('b1'))!.addPathReceive, ['ipv4'], 'add-path receive negotiated with b1');
+    assert.equal(peers.find((p) => p.address === lab.v4('b2'))!.addPathReceive, undefined, 'not offered to b2');
 
     // Control: the same BIRD setup with add-path off on our side: one path, BIRD's best.
     const c = await waitFor(async () => route(sp.control, '10.65.8.0/26'), { timeoutMs: 30_000, what: 'route from b2' });

@@ -75,6 +75,8 @@ export interface PeerStatus {
   holdTime?: number;
   keepaliveTime?: number;
   families: string[];
+  /** Families in which the peer sends us several paths per prefix (RFC 7911 negotiated). */
+  addPathReceive?: string[];
   gracefulRestart?: { peerRestartTime?: number; staleRoutes: boolean };
   prefixes: Record<string, { received: number; accepted: number; best: number; stale: number; advertised: number }>;
   flaps: number;
@@ -248,6 +250,7 @@ export class Peer {
           }
         : {}),
       families: s ? [...s.families].map(familyName) : [],
+      ...(s?.codec.addPathReceive && s.codec.addPathReceive.size > 0 ? { addPathReceive: [...s.codec.addPathReceive].map(familyName) } : {}),
       ...(this.cfg.gracefulRestart || s?.peerGracefulRestart
         ? { gracefulRestart: { ...(s?.peerGracefulRestart ? { peerRestartTime: s.peerGracefulRestart.restartTime } : {}), staleRoutes: this.staleFamilies.size > 0 } }
         : {}),
