@@ -9,20 +9,20 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor, run } from '../../src/lab/exec.js';
 import { controlCall } from '../../src/agent/control.js';
-import { BgpLab, requireRoot, speakerYaml } from './lab.js';
+import { BgpLab, birdConf, requireRoot, speakerYaml } from './lab.js';
 import { tortieCommand } from '../helpers/tortie-cmd.js';
 import type { PeerStatus } from '../../src/bgp/speaker.js';
 
 requireRoot();
 
 const lab = new BgpLab('apath');
-before(async () => lab.up(['t', 'b1', 'b2']));
+before(async () => lab.up(['t', 'b1', 'b2', 'b3']));
 after(async () => lab.down());
 
 interface RouteView {
   prefix: string;
   reason?: string;
-  paths: { peerId: string | null; pathId: number; best: boolean; received: { localPref?: number } }[];
+  paths: { peerId: string | null; pathId: number; best: boolean; received: { localPref?: number; originatorId?: string; nextHop?: string } }[];
 }
 
 async function route(control: string, prefix: string): Promise<RouteView | undefined> {
@@ -108,5 +108,59 @@ test('BIRD with add paths tx sends two paths for one prefix: tortie keeps both a
     await sp.stop('SIGINT');
     await b1.stop();
     await b2.stop();
+  }
+});
+
+test('BIRD route reflector with add paths tx: both clients\' paths for one prefix reach tortie, best by ORIGINATOR_ID', async () => {
+  const T = lab.v4('t');
+  const client = (name: string) =>
+    birdConf({ routerId: lab.v4(name), asn: 64512, statics: ['10.65.7.0/26'], peers: [{ name: 'reflector', address: lab.v4('b1'), asn: 64512 }] });
+  const rr = await lab.bird(
+    'b1',
+    birdConf({
+      routerId: lab.v4('b1'),
+      asn: 64512,
+      peers: [
+        { name: 'tortie', address: T, asn: 64512, extra: 'rr client; rr cluster id 1.1.1.1; add paths tx;' },
+        { name: 'b2', address: lab.v4('b2'), asn: 64512, extra: 'rr client; rr cluster id 1.1.1.1;' },
+        { name: 'b3', address: lab.v4('b3'), asn: 64512, extra: 'rr client; rr cluster id 1.1.1.1;' },
+      ],
+    }),
+  );
+  const b2 = await lab.bird('b2', client('b2'));
+  const b3 = await lab.bird('b3', client('b3'));
+  const sp = lab.tortie('t', speakerYaml({ routerId: T, asn: 64512, peers: [{ address: lab.v4('b1'), asNumber: 64512 }] }));
+  try {
+    const v = await waitFor(
+      async () => {
+        const r = await route(sp.control, '10.65.7.0/26');
+        return r && r.paths.length === 2 && r;
+      },
+      { timeoutMs: 30_000, what: `both reflected paths for 10.65.7.0/26 (log ${sp.log})` },
+    );
+    assert.deepEqual(v.paths.map((p) => p.received.originatorId).sort(), [lab.v4('b2'), lab.v4('b3')].sort());
+    assert.deepEqual(v.paths.map((p) => p.received.nextHop).sort(), [lab.v4('b2'), lab.v4('b3')].sort());
+    // Equal up to the identifier step; RFC 4456 §9: ORIGINATOR_ID stands in for the router id.
+    const best = v.paths.find((p) => p.best)!;
+    assert.equal(best.received.originatorId, lab.v4('b2'));
+    assert.equal(v.reason, 'router-id');
+    const out = (await run([...tortieCommand(), 'status', 'routes', '10.65.7.0/26', '--socket', sp.control])).stdout;
+    assert.match(out, /\| \* 10\.65\.7\.0\/26 \| 198\.18\.100\.3 \| 198\.18\.100\.2 \|.*\| best \(router-id\) +\|/);
+    assert.match(out, /\| {3}10\.65\.7\.0\/26 \| 198\.18\.100\.4 \| 198\.18\.100\.2 \|.*\| lost on router-id +\|/);
+
+    // One client withdraws: only its path goes, the other becomes the only path.
+    await b2.birdc('disable st');
+    await waitFor(
+      async () => {
+        const r = await route(sp.control, '10.65.7.0/26');
+        return r?.paths.length === 1 && r.paths[0]!.received.originatorId === lab.v4('b3') && r.paths[0]!.best;
+      },
+      { timeoutMs: 10_000, what: "b2's path withdrawn, b3's kept" },
+    );
+  } finally {
+    await sp.stop('SIGINT');
+    await rr.stop();
+    await b2.stop();
+    await b3.stop();
   }
 });
