@@ -48,6 +48,10 @@ export class NodeComponent implements AgentComponent {
     this.reporter = ctx.health.register({ name: this.name, live: true, ready: true, timeoutMs: 0 });
     this.reporter.report({ live: true, ready: false, detail: 'node startup not done' });
     const c = this.config;
+    if (c.datastoreType === 'etcdv3') {
+      this.etcd = new Etcd3(etcdClientOptions({ endpoints: c.etcdEndpoints, caFile: c.etcdCaCertFile, certFile: c.etcdCertFile, keyFile: c.etcdKeyFile }));
+      this.store = new EtcdNodeStore(this.etcd);
+    }
     this.address = await this.resolveAddress();
     this.settings = {
       nodeName: c.nodename,
@@ -65,8 +69,6 @@ export class NodeComponent implements AgentComponent {
       this.reporter.report({ live: true, ready: true, detail: 'startup writes skipped (kubernetes datastore)' });
       return;
     }
-    this.etcd = new Etcd3(etcdClientOptions({ endpoints: c.etcdEndpoints, caFile: c.etcdCaCertFile, certFile: c.etcdCertFile, keyFile: c.etcdKeyFile }));
-    this.store = new EtcdNodeStore(this.etcd);
     this.schedule(0, RETRY_INITIAL_MS);
   }
 
@@ -127,6 +129,19 @@ export class NodeComponent implements AgentComponent {
       }
       return { ...where, cidr: len ? c.ip : where.cidr };
     }
+    if (c.ip === undefined) {
+      // calico-node: with IP unset an address the Node already has is kept, as long as this host
+      // still holds it; only a new node (or a moved address) is detected.
+      const kept = await this.existingNodeAddress();
+      if (kept) {
+        const where = await locateAddress(kept.split('/')[0]!, ifaces);
+        if (where) {
+          this.log.info({ address: kept, interface: where.iface }, 'keeping the Node resource\'s address (IP unset)');
+          return { ...where, cidr: kept };
+        }
+        this.log.warn({ address: kept }, 'the Node resource\'s address is not on this host any more; detecting a new one');
+      }
+    }
     const found = await autodetectAddress(c.ipAutodetectionMethod, ifaces);
     if (!found) {
       throw new UserError(
@@ -135,6 +150,22 @@ export class NodeComponent implements AgentComponent {
     }
     this.log.info({ address: found.cidr, interface: found.iface, method: c.ipAutodetectionMethod }, 'autodetected the node IPv4 address');
     return found;
+  }
+
+  /** The Node's spec.bgp.ipv4Address, if the datastore answers (a failure just means: detect). */
+  private async existingNodeAddress(): Promise<string | undefined> {
+    if (!this.store) return undefined;
+    try {
+      let addr: string | undefined;
+      await this.store.updateNode(this.config.nodename, (cur) => {
+        addr = cur?.spec.bgp?.ipv4Address;
+        return undefined;
+      });
+      return addr;
+    } catch (e) {
+      this.log.warn({ err: errorMessage(e) }, 'cannot read the Node resource to keep its address; autodetecting');
+      return undefined;
+    }
   }
 
   async stop(): Promise<void> {
