@@ -5,14 +5,16 @@
  *
  * Memory layout (a route reflector may hold a million paths):
  *
- *   locRib: Map<prefix, Path | Dest>   a Path when the prefix has one path (the common case),
- *                                      a Dest { paths[], reason } with the best first otherwise
+ *   locRib: Map<PrefixKey, Path | Dest>   a Path when the prefix has one path (the common case),
+ *                                      a Dest { paths[], reason } with the best first otherwise;
+ *                                      keyed by a number for IPv4 (./prefix-key.ts)
  *   Path { source, pathId, received, attrs, flags }   immutable, shared by every prefix with
  *                                      the same values (flyweights cached on the AttrSet)
  *   AttrStore: Map<key, AttrSet>       one frozen attribute set per distinct set
- *   peer.adjRibOut: Map<prefix, AttrSet>   what we last sent that peer
+ *   peer.adjRibOut: Map<PrefixKey, AttrSet>   what we last sent that peer
  *
- * So a prefix learned from one peer costs its key string and one Map entry; nothing else is
+ * So an IPv4 prefix learned from one peer costs one Map entry (an IPv6 one also its key
+ * string); nothing else is
  * allocated per prefix. A peer's Adj-RIB-In is not a separate map: it is the paths in the
  * Loc-RIB whose source is that peer (pre-policy attributes in `received`, post-policy in
  * `attrs`, rejected paths kept with `attrs = null` so a policy change can be re-applied without
