@@ -25,12 +25,12 @@ export interface RoutingLab {
 
 /** Lab up, 2 pods per node, agents on every node; always torn down (labDown in finally). */
 export async function withRoutingLab(
-  o: Omit<LabUpOptions, 'name'> & { tag: string; podsPerNode?: number; agentEnv?: Record<string, string> },
+  o: Omit<LabUpOptions, 'name'> & { tag: string; podsPerNode?: number; agentEnv?: Record<string, string>; beforeAgents?: (lab: LabState) => Promise<void> },
   fn: (lab: RoutingLab) => Promise<void>,
 ): Promise<void> {
   requireRoot();
   const name = labName(o.tag);
-  const { tag: _t, podsPerNode: _p, agentEnv: _e, ...up } = o;
+  const { tag: _t, podsPerNode: _p, agentEnv: _e, beforeAgents: _b, ...up } = o;
   await labUp({ ...up, name });
   try {
     const st = loadLab(name);
@@ -41,6 +41,7 @@ export async function withRoutingLab(
     for (const n of st.nodes) {
       for (let i = 0; i < (o.podsPerNode ?? 2); i++) pods.push(await podAdd(name, n.name, `p${n.index}x${i}`));
     }
+    await o.beforeAgents?.(loadLab(name));
     await startAgents(name, o.agentEnv);
     await fn({ name, state: () => loadLab(name), pods });
   } finally {
