@@ -105,3 +105,14 @@ test('RIB: best-path drain reports each prefix once, final state, when new prefi
   );
   assert.equal(rib.drainBestChanges().length, 0);
 });
+
+test('RIB: a best-path listener that drains at once sees every change, new prefixes and others', () => {
+  const rib = newRib();
+  up(rib, A);
+  const seen: string[] = [];
+  rib.setListener({ bestChangesPending: () => seen.push(...rib.drainBestChanges().map((c) => `${c.prefix} ${c.best ? 'up' : 'down'}`)) });
+  rib.applyUpdate('a', wire(update(['10.0.0.0/24'], ibgpAttrs('198.18.0.10'))));
+  rib.applyUpdate('a', wire(update(['10.0.1.0/24'], ibgpAttrs('198.18.0.10'))));
+  rib.applyUpdate('a', wire(withdrawal(['10.0.0.0/24'])));
+  assert.deepEqual(seen, ['10.0.0.0/24 up', '10.0.1.0/24 up', '10.0.0.0/24 down']);
+});

@@ -848,12 +848,13 @@ export class Rib {
     if (oldBest !== null && best !== null && oldBest.source === best.source && oldBest.attrs === best.attrs) return;
     if (oldBest?.source) oldBest.source.counters[fam].best--;
     if (best?.source) best.source.counters[fam].best++;
-    if (this.newLogKeys.length + this.changeLog.length === 0) this.notifyBest();
     if (newText !== undefined) {
       this.newLogKeys.push(prefix);
       this.newLogTexts.push(newText);
       this.newLogPaths.push(best!);
     } else this.changeLog.push(prefix);
+    // After logging: a listener may drain at once.
+    if (this.newLogKeys.length + this.changeLog.length === 1) this.notifyBest();
     const peers = this.upPeers;
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
