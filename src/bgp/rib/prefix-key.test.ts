@@ -116,3 +116,16 @@ test('RIB: a best-path listener that drains at once sees every change, new prefi
   rib.applyUpdate('a', wire(withdrawal(['10.0.0.0/24'])));
   assert.deepEqual(seen, ['10.0.0.0/24 up', '10.0.1.0/24 up', '10.0.0.0/24 down']);
 });
+
+test('RIB: import policy sees canonical prefix text, from decoded and from hand-built UPDATEs', () => {
+  const rib = newRib();
+  const seen: string[] = [];
+  up(rib, { ...A, config: { importPolicy: (prefix, attrs) => (seen.push(prefix), attrs) } });
+  rib.applyUpdate('a', wire(update(['10.0.0.0/24', '255.255.255.255/32'], ibgpAttrs('198.18.0.10'))));
+  rib.applyUpdate('a', update(['10.0.1.1/24', '0.0.0.0/0'], ibgpAttrs('198.18.0.10')));
+  assert.deepEqual(seen, ['10.0.0.0/24', '255.255.255.255/32', '10.0.1.0/24', '0.0.0.0/0']);
+  // Re-applied after a policy change: text made from the keys.
+  seen.length = 0;
+  rib.setPolicy('a', { importPolicy: (prefix, attrs) => (seen.push(prefix), attrs) });
+  assert.deepEqual(seen.sort(), ['0.0.0.0/0', '10.0.0.0/24', '10.0.1.0/24', '255.255.255.255/32']);
+});

@@ -670,6 +670,8 @@ export class Rib {
   /** Post-policy attributes for a received path (with a reference taken), or the reject reason. */
   private importAttrs(
     prefix: PrefixKey,
+    /** The prefix's text when the caller has it: the policy gets it instead of a new string. */
+    text: string | undefined,
     peer: PeerRecord | null,
     received: AttrSet,
     verdict: RejectReason | undefined,
@@ -679,7 +681,7 @@ export class Rib {
     const ctx: PolicyContext = { direction: 'import', localAs: this.localAs, peer };
     let r;
     try {
-      r = peer.importPolicy(keyText(prefix), received.value, ctx);
+      r = peer.importPolicy(text ?? keyText(prefix), received.value, ctx);
     } catch (e) {
       // A broken policy must not take the session down: reject the route and say why.
       this.log.error({ peer: peer.id, prefix: keyText(prefix), err: e }, 'import policy threw; route rejected');
@@ -709,13 +711,14 @@ export class Rib {
   /** Builds the path for one received route: loop verdict, import policy, flyweight. Takes refs. */
   private makePath(
     prefix: PrefixKey,
+    text: string | undefined,
     source: PeerRecord | null,
     pathId: number,
     received: AttrSet,
     verdict: RejectReason | undefined,
     staleFlag: number,
   ): Path {
-    const a = this.importAttrs(prefix, source, received, verdict);
+    const a = this.importAttrs(prefix, text, source, received, verdict);
     this.store.retain(received);
     if (typeof a === 'string') return this.intern(source, pathId, received, null, staleFlag | rejectFlags(a));
     return this.intern(source, pathId, received, a, staleFlag);
@@ -759,7 +762,7 @@ export class Rib {
     text: string | undefined,
   ): void {
     const v = this.locRib.get(prefix);
-    const np = this.makePath(prefix, source, pathId, received, verdict, 0);
+    const np = this.makePath(prefix, text, source, pathId, received, verdict, 0);
     if (v === undefined) {
       // The common case: first path for the prefix.
       this.locRib.set(prefix, np);
@@ -1033,7 +1036,7 @@ export class Rib {
     this.walkPeer(peer, (prefix, p) => {
       seen++;
       const verdict = this.loopCheck(peer, p.received.value);
-      const np = this.makePath(prefix, peer, p.pathId, p.received, verdict, p.flags & FLAG_STALE);
+      const np = this.makePath(prefix, undefined, peer, p.pathId, p.received, verdict, p.flags & FLAG_STALE);
       if (np === p) {
         // Unchanged: give back the references makePath took.
         this.store.release(p.received);
