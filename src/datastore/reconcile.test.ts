@@ -191,3 +191,23 @@ test('replay: undecodable values are rejected with the decode error', () => {
   assert.deepEqual(state.applyList([{ key: 'IPPool/x', kind: 'IPPool', revision: '4', decodeError: 'not JSON' }], '4'), []);
   assert.deepEqual(seen, ['not JSON']);
 });
+
+test('replay: a ScopeState without values (the syncer\'s) emits exactly what one with values does', () => {
+  for (const seed of [11, 12, 13, 14]) {
+    const ops = history(seed, 40);
+    const split = 15;
+    const withValues = new ScopeState();
+    const lean = new ScopeState(() => {}, { keepValues: false });
+    const both = (f: (s: ScopeState) => ReturnType<ScopeState['applyEvent']>) => assert.deepEqual(f(lean), f(withValues), `seed ${seed}`);
+    both((s) => s.applyList(snapshot(ops, split), String(split)));
+    for (const op of ops.slice(split - 5)) both((s) => s.applyEvent(event(op)));
+    // A re-list of an older snapshot changes nothing (stale), the final one reconciles deletions.
+    both((s) => s.applyList(snapshot(ops, split), String(split)));
+    both((s) => s.applyList(shuffle(snapshot(ops, ops.length), rng(seed)), String(ops.length)));
+    assert.deepEqual([...lean.keys()].sort(), [...withValues.keys()].sort());
+    for (const k of withValues.keys()) {
+      assert.equal(lean.get(k), undefined);
+      assert.equal(lean.revisionOf(k), withValues.revisionOf(k));
+    }
+  }
+});

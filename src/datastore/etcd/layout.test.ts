@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeEtcdValue, parseEtcdKey, scopePrefix } from './layout.js';
+import { canonicalKeyOfBytes, decodeEtcdKv, decodeEtcdValue, parseEtcdKey, scopePrefix } from './layout.js';
 import { prefixEnd } from './backend.js';
 
 test('etcd layout: prefixes of scopes', () => {
@@ -43,4 +43,25 @@ test('etcd layout: values become the CRD shape; the key is authoritative', () =>
 test('prefixEnd', () => {
   assert.deepEqual(prefixEnd(Buffer.from('/a/')), Buffer.from('/a0'));
   assert.deepEqual(prefixEnd(Buffer.from([0x61, 0xff])), Buffer.from([0x62]));
+});
+
+test('etcd layout: keys and values as bytes decode as their text forms do', () => {
+  const p = '/calico/resources/v3/projectcalico.org/workloadendpoints/';
+  const key = `${p}ns-1/node--1-k8s-pod--1-eth0`;
+  const raw = '{"kind":"WorkloadEndpoint","metadata":{"name":"x"},"spec":{"node":"node-1"}}';
+  const fromBytes = decodeEtcdKv('WorkloadEndpoint', p, Buffer.from(key), Buffer.from(raw), '12');
+  const fromText = decodeEtcdValue('WorkloadEndpoint', p, key, raw, '12');
+  assert.equal(fromBytes.key, 'WorkloadEndpoint/ns-1/node--1-k8s-pod--1-eth0');
+  assert.deepEqual(fromBytes.value, fromText.value);
+  assert.deepEqual((fromBytes.value as { metadata: unknown }).metadata, { name: 'node--1-k8s-pod--1-eth0', namespace: 'ns-1', resourceVersion: '12' });
+  assert.equal(canonicalKeyOfBytes('WorkloadEndpoint', Buffer.from(key), p), fromBytes.key);
+  // Off the layout: the fallback key and a decode error, as from text.
+  const off = decodeEtcdKv('WorkloadEndpoint', p, Buffer.from(`${p}no-namespace`), Buffer.from('{}'), '3');
+  assert.equal(off.key, 'WorkloadEndpoint/no-namespace');
+  assert.match(off.decodeError ?? '', /does not follow Calico's layout/);
+  // A node-scoped BlockAffinity prefix: identity from the kind's prefix, fallback from the scope's.
+  const ap = '/calico/ipam/v2/host/node-1/';
+  const aff = decodeEtcdKv('BlockAffinity', ap, Buffer.from(`${ap}ipv4/block/10.65.1.0-26`), Buffer.from('{"state":"confirmed"}'), '7');
+  assert.equal(aff.key, 'BlockAffinity/node-1-10-65-1-0-26');
+  assert.equal(canonicalKeyOfBytes('BlockAffinity', Buffer.from(`${ap}junk`), ap), 'BlockAffinity/junk');
 });
