@@ -97,7 +97,7 @@ if (unit.length + integration.length === 0) {
 
 const COUNTERS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo'];
 const totals = Object.fromEntries(COUNTERS.map((c) => [c, 0]));
-/** { file, kind, ms, code, signal, timedOut, counts } */
+/** { file, kind, ms, code, signal, timedOut, counts, failures } */
 const results = [];
 
 /**
@@ -147,7 +147,9 @@ function runFile(file, kind, live) {
         const all = [...out.matchAll(new RegExp(`^(?:#|ℹ) ${c} (\\d+)$`, 'gm'))];
         counts[c] = all.length ? Number(all.at(-1)[1]) : 0;
       }
-      const r = { file, kind, ms, code, signal, timedOut, counts };
+      // Names of the failing tests (suites too), for the closing list.
+      const failures = [...out.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1]);
+      const r = { file, kind, ms, code, signal, timedOut, counts, failures };
       results.push(r);
       for (const c of COUNTERS) totals[c] += counts[c];
       const status = failed(r) ? 'FAILED' : 'ok';
@@ -200,6 +202,7 @@ if (bad.length) {
   for (const r of bad) {
     const why = r.timedOut ? 'over its time limit' : r.signal ? `killed by ${r.signal}` : r.counts.fail || r.counts.cancelled ? `${r.counts.fail} failed, ${r.counts.cancelled} cancelled` : `exit ${r.code}`;
     console.log(`#   ${r.file}: ${why}`);
+    for (const f of r.failures.slice(0, 20)) console.log(`#     not ok - ${f}`);
   }
 }
 console.log(`# run-tests: ${results.length} files; unit ${(unitMs / 1000).toFixed(0)} s, integration ${((totalMs - unitMs) / 1000).toFixed(0)} s, total ${(totalMs / 1000).toFixed(0)} s`);
