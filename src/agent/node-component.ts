@@ -23,6 +23,8 @@ import type { HealthReporter } from '../health/aggregator.js';
 /** Retry delays for startup writes while the datastore is unreachable: 1 s doubling to 30 s (Felix's cap). */
 const RETRY_INITIAL_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
+/** How long start-up waits for the Node resource (IP unset) before autodetecting instead. */
+const NODE_READ_TIMEOUT_MS = 3_000;
 /** Pool changes arrive in bursts (a calicoctl apply of several pools): coalesce them. */
 const POOL_DEBOUNCE_MS = 500;
 
@@ -52,19 +54,34 @@ export class NodeComponent implements AgentComponent {
       this.etcd = new Etcd3(etcdClientOptions({ endpoints: c.etcdEndpoints, caFile: c.etcdCaCertFile, certFile: c.etcdCertFile, keyFile: c.etcdKeyFile }));
       this.store = new EtcdNodeStore(this.etcd);
     }
-    this.address = await this.resolveAddress();
     this.settings = {
       nodeName: c.nodename,
-      ...(this.address ? { ipv4Cidr: this.address.cidr } : {}),
       ...(c.as !== undefined ? { asNumber: c.as } : {}),
       networkingBackend: c.networkingBackend,
       defaultPool: { cidr: c.ipv4PoolCidr, ipipMode: c.ipv4PoolIpip, vxlanMode: c.ipv4PoolVxlan, natOutgoing: c.ipv4PoolNatOutgoing },
     };
-    if (c.datastoreType !== 'etcdv3') {
+    // A host without a usable address yet (interfaces still coming up) is not a reason to refuse
+    // to start: the rest of the agent runs, readiness says why, detection is retried.
+    await this.detect(RETRY_INITIAL_MS);
+  }
+
+  private async detect(nextDelay: number): Promise<void> {
+    if (this.stopped) return;
+    try {
+      this.address = await this.resolveAddress();
+    } catch (e) {
+      this.log.error({ err: errorMessage(e), retryInMs: nextDelay }, `cannot determine this node's IPv4 address: ${errorMessage(e)}`);
+      this.reporter.report({ live: true, ready: false, detail: `no node address: ${errorMessage(e)}` });
+      this.retry = setTimeout(() => void this.detect(Math.min(RETRY_MAX_MS, nextDelay * 2)), nextDelay);
+      this.retry.unref();
+      return;
+    }
+    if (this.address) this.settings.ipv4Cidr = this.address.cidr;
+    if (this.config.datastoreType !== 'etcdv3') {
       // The Kubernetes datastore keeps these on the Kubernetes Node (annotations) and IPAM CRDs;
       // writing them is not implemented in this build, so they must be set by calico-node's own
       // startup or an operator. Say so rather than pretend.
-      ctx.logger.warn('node startup writes (Node address, default pool, tunnel addresses) are not implemented for DATASTORE_TYPE=kubernetes; they must already be in the datastore');
+      this.log.warn('node startup writes (Node address, default pool, tunnel addresses) are not implemented for DATASTORE_TYPE=kubernetes; they must already be in the datastore');
       this.done = true;
       this.reporter.report({ live: true, ready: true, detail: 'startup writes skipped (kubernetes datastore)' });
       return;
@@ -157,10 +174,16 @@ export class NodeComponent implements AgentComponent {
     if (!this.store) return undefined;
     try {
       let addr: string | undefined;
-      await this.store.updateNode(this.config.nodename, (cur) => {
-        addr = cur?.spec.bgp?.ipv4Address;
-        return undefined;
-      });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.store.updateNode(this.config.nodename, (cur) => {
+          addr = cur?.spec.bgp?.ipv4Address;
+          return undefined;
+        }),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${NODE_READ_TIMEOUT_MS} ms`)), NODE_READ_TIMEOUT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
       return addr;
     } catch (e) {
       this.log.warn({ err: errorMessage(e) }, 'cannot read the Node resource to keep its address; autodetecting');

@@ -150,7 +150,7 @@ describe('tortie agent in a network namespace', { concurrency: false }, () => {
       assert.equal(ready.status, 503, 'no datastore yet: the agent must not claim readiness');
       const rb = JSON.parse(ready.body) as { ready: boolean; reason: string; components: { name: string; ready: boolean | null }[] };
       assert.equal(rb.ready, false);
-      assert.match(rb.reason, /datastore: not connected \(no datastore component configured yet\)/);
+      assert.match(rb.reason, /datastore: syncing \(felix WaitForDatastore/);
       assert.ok(rb.components.some((c) => c.name === 'datastore' && c.ready === false));
 
       const metrics = curl('/metrics', 9091);
