@@ -115,7 +115,11 @@ export class ProcessRunner implements CommandRunner {
         stdin.write(data);
         // Queue a little ahead of the child instead of waiting for every pipe-full, so it keeps
         // working while the caller does its own; bounded so a stuck child cannot eat memory.
-        if (stdin.writableLength <= STREAM_BUFFER_LIMIT_BYTES) return Promise.resolve();
+        // Resolved through the event loop, never as a bare microtask: the kernel pipe holds only
+        // 64 KiB (~5 ms of `ip -batch` work), and libuv refills it from our queue only when the
+        // loop polls. A caller that loops over chunks on resolved promises alone would starve the
+        // child for as long as its loop runs.
+        if (stdin.writableLength <= STREAM_BUFFER_LIMIT_BYTES) return new Promise((resolve) => setImmediate(resolve));
         return Promise.race([once(stdin, 'drain').then(() => undefined), closed]);
       },
       end: () => {

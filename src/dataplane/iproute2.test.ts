@@ -51,7 +51,7 @@ test('streamed batches hand lines over in chunks, report progress, and kill a ha
   const r = await runBatch(runner, ['ip'], lines, { onSent: (a, b) => void sent.push([a, b]) });
   assert.equal(input.split('\n').length - 1, 5000);
   // A small first write so `ip` starts at once, then full chunks.
-  assert.deepEqual(sent, [[0, 256], [256, 4352], [4352, 5000]]);
+  assert.deepEqual(sent, [[0, 256], [256, 1280], [1280, 2304], [2304, 3328], [3328, 4352], [4352, 5000]]);
   assert.equal(r.filter((x) => !x.ok).length, 1);
   assert.equal(r[4999]!.error, 'Error: bad');
   const bad = { length: 5000, line: (i: number): string => (i === 4500 ? 'a\nb' : 'x') };
@@ -88,7 +88,7 @@ test('streamed batches ask for lines on demand and end when there are no more', 
   const r = await runBatch(runner, ['ip'], lines, { more, onSent: (a, b) => void sent.push([a, b]) });
   assert.equal(r.length, 5000);
   assert.equal(input, produced.map((l) => `${l}\n`).join(''));
-  assert.deepEqual(sent, [[0, 256], [256, 4352], [4352, 5000]]);
+  assert.deepEqual(sent, [[0, 256], [256, 1280], [1280, 2304], [2304, 3328], [3328, 4352], [4352, 5000]]);
   // Nothing produced at all: no child.
   assert.deepEqual(await runBatch(runner, ['ip'], [], { more: () => false }), []);
   assert.equal(started, 1);
