@@ -6,12 +6,14 @@
  * (lib/backend/model/block.go, block_affinity.go, ipam_handle.go), so the agent reads exactly
  * what a real cluster holds.
  *
- * Every write is an etcd transaction that compares the mod revision read before it, so two
- * allocations racing on one block cannot both win; the loser re-reads and retries.
+ * The rules here are storage-neutral (store.ts): every write names the version it read (an etcd
+ * mod revision, a Kubernetes resourceVersion), so two allocations racing on one block cannot both
+ * win; the loser re-reads and retries. etcd-store.ts and datastore/k8s/ipam-writer.ts store them.
  */
 import type { Etcd3 } from 'etcd3';
 import { UserError } from '../util/errors.js';
-import { blockAffinityKey, IPAM_PREFIX, ipamBlockKey, ipamHandleKey } from '../datastore/keys.js';
+import { EtcdIpamStore } from './etcd-store.js';
+import type { IpamStore } from './store.js';
 
 /** libcalico-go AllocationBlock, JSON field names as stored. */
 export interface AllocationBlock {
@@ -141,25 +143,7 @@ export function blockAllocatedCount(b: AllocationBlock): number {
   return b.allocations.filter((a) => a !== null).length;
 }
 
-// ---- etcd ----
-
-interface Versioned<T> {
-  value: T;
-  modRevision: string;
-}
-
-async function getJson<T>(client: Etcd3, key: string): Promise<Versioned<T> | undefined> {
-  const res = await client.get(key).exec();
-  const kv = res.kvs[0];
-  if (!kv) return undefined;
-  return { value: JSON.parse(kv.value.toString()) as T, modRevision: kv.mod_revision };
-}
-
-function blockCidrFromKey(key: string): string {
-  const last = key.slice(key.lastIndexOf('/') + 1);
-  const i = last.lastIndexOf('-');
-  return `${last.slice(0, i)}/${last.slice(i + 1)}`;
-}
+// ---- allocation over a store (etcd v3 or Kubernetes CRDs, src/ipam/store.ts) ----
 
 export interface AssignRequest {
   node: string;
@@ -175,77 +159,82 @@ export interface AssignResult {
 }
 
 /** Assigns one address to handleId from a block affine to node, claiming a new block if needed. */
-export async function assignIp(client: Etcd3, req: AssignRequest): Promise<AssignResult> {
+export async function assignIpIn(store: IpamStore, req: AssignRequest): Promise<AssignResult> {
+  const inPool = new Set(poolBlocks(req.pool.cidr, req.pool.blockSize));
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const affinePrefix = `${IPAM_PREFIX}host/${req.node}/ipv4/block/`;
-    const affine = (await client.getAll().prefix(affinePrefix).keys())
-      .map(blockCidrFromKey)
-      .filter((c) => poolBlocks(req.pool.cidr, req.pool.blockSize).includes(c))
-      .sort((a, b) => ipv4ToInt(a.split('/')[0]!) - ipv4ToInt(b.split('/')[0]!));
+    const affine = (await store.affineBlockCidrs(req.node)).filter((c) => inPool.has(c)).sort((a, b) => ipv4ToInt(a.split('/')[0]!) - ipv4ToInt(b.split('/')[0]!));
     let raced = false;
     for (const cidr of affine) {
-      const blk = await getJson<AllocationBlock>(client, ipamBlockKey(cidr));
-      if (!blk || blk.value.unallocated.length === 0) continue;
+      const blk = await store.getBlock(cidr);
+      // The block is the truth: an affinity whose block is missing or held by another node
+      // (a claim that lost, a crash between the two writes) gives no addresses.
+      if (!blk || blk.value.affinity !== `host:${req.node}` || blk.value.unallocated.length === 0) continue;
       const ip = allocateInBlock(blk.value, req.handleId, req.attributes);
       if (!ip) continue;
-      const handleKey = ipamHandleKey(req.handleId);
-      const handle = await getJson<IpamHandle>(client, handleKey);
+      const handle = await store.getHandle(req.handleId);
       const hv: IpamHandle = handle?.value ?? { block: {}, deleted: false };
       hv.block[cidr] = (hv.block[cidr] ?? 0) + 1;
-      const txn = client.if(ipamBlockKey(cidr), 'Mod', '==', blk.modRevision);
-      const cond = handle ? txn.and(handleKey, 'Mod', '==', handle.modRevision) : txn.and(handleKey, 'Create', '==', 0);
-      const r = await cond
-        .then(client.put(ipamBlockKey(cidr)).value(JSON.stringify(blk.value)), client.put(handleKey).value(JSON.stringify(hv)))
-        .commit();
-      if (r.succeeded) return { ip, block: cidr };
+      if (await store.commitAllocation(cidr, blk, req.handleId, { value: hv, revision: handle?.revision })) return { ip, block: cidr };
       raced = true;
       break;
     }
     if (raced) continue;
     // No affine block with room: claim the first unclaimed block of the pool for this node.
-    const taken = new Set((await client.getAll().prefix(`${IPAM_PREFIX}assignment/ipv4/block/`).keys()).map(blockCidrFromKey));
-    const free = poolBlocks(req.pool.cidr, req.pool.blockSize).find((c) => !taken.has(c));
+    const taken = new Set(await store.claimedBlockCidrs());
+    const free = [...inPool].find((c) => !taken.has(c));
     if (!free) throw new UserError(`IP pool ${req.pool.cidr} is exhausted: every /${req.pool.blockSize} block is claimed and node ${req.node}'s blocks are full`);
-    const affinity: BlockAffinity = { state: 'confirmed', deleted: false };
-    await client
-      .if(ipamBlockKey(free), 'Create', '==', 0)
-      .and(blockAffinityKey(req.node, free), 'Create', '==', 0)
-      .then(
-        client.put(blockAffinityKey(req.node, free)).value(JSON.stringify(affinity)),
-        client.put(ipamBlockKey(free)).value(JSON.stringify(newBlock(free, req.node))),
-      )
-      .commit();
     // Whether we won or another allocator claimed it first, the next pass sees the result.
+    await store.claimBlock(req.node, free, newBlock(free, req.node));
   }
   throw new Error(`IPAM: gave up after ${MAX_ATTEMPTS} attempts to assign an address on ${req.node} (heavy contention?)`);
 }
 
 /** Releases every address held by handleId and deletes the handle. Returns the count released. */
-export async function releaseByHandle(client: Etcd3, handleId: string): Promise<number> {
-  const handleKey = ipamHandleKey(handleId);
+export async function releaseByHandleIn(store: IpamStore, handleId: string): Promise<number> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const handle = await getJson<IpamHandle>(client, handleKey);
+    const handle = await store.getHandle(handleId);
     if (!handle) return 0;
     let released = 0;
     let raced = false;
     for (const cidr of Object.keys(handle.value.block)) {
-      const blk = await getJson<AllocationBlock>(client, ipamBlockKey(cidr));
+      const blk = await store.getBlock(cidr);
       if (!blk) continue;
       const n = releaseHandleInBlock(blk.value, handleId);
       if (n === 0) continue;
-      const r = await client
-        .if(ipamBlockKey(cidr), 'Mod', '==', blk.modRevision)
-        .then(client.put(ipamBlockKey(cidr)).value(JSON.stringify(blk.value)))
-        .commit();
-      if (!r.succeeded) {
+      if (!(await store.putBlock(cidr, blk))) {
         raced = true;
         break;
       }
       released += n;
     }
     if (raced) continue;
-    const r = await client.if(handleKey, 'Mod', '==', handle.modRevision).then(client.delete().key(handleKey)).commit();
-    if (r.succeeded) return released;
+    if (await store.deleteHandle(handleId, handle.revision)) return released;
   }
   throw new Error(`IPAM: gave up after ${MAX_ATTEMPTS} attempts to release handle ${handleId}`);
+}
+
+/** The addresses a handle holds now, read from the blocks it names. */
+export async function addressesOfHandleIn(store: IpamStore, handleId: string): Promise<string[]> {
+  const h = await store.getHandle(handleId);
+  if (!h) return [];
+  const out: string[] = [];
+  for (const cidr of Object.keys(h.value.block)) {
+    const b = await store.getBlock(cidr);
+    if (!b) continue;
+    const base = parseCidr(b.value.cidr).base;
+    b.value.allocations.forEach((idx, ord) => {
+      if (idx !== null && b.value.attributes[idx]?.handle_id === handleId) out.push(intToIpv4(base + ord));
+    });
+  }
+  return out;
+}
+
+// ---- etcd v3 entry points (the lab and etcd-mode node startup) ----
+
+export function assignIp(client: Etcd3, req: AssignRequest): Promise<AssignResult> {
+  return assignIpIn(new EtcdIpamStore(client), req);
+}
+
+export function releaseByHandle(client: Etcd3, handleId: string): Promise<number> {
+  return releaseByHandleIn(new EtcdIpamStore(client), handleId);
 }

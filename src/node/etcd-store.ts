@@ -5,8 +5,9 @@
  * the loser of a race re-reads and merges again.
  */
 import type { Etcd3 } from 'etcd3';
-import { ipamBlockKey, ipamHandleKey, resourceKey, RESOURCE_PREFIX } from '../datastore/keys.js';
-import { assignIp, intToIpv4, parseCidr, type AllocationBlock, type IpamHandle } from '../ipam/calico-ipam.js';
+import { resourceKey, RESOURCE_PREFIX } from '../datastore/keys.js';
+import { addressesOfHandleIn, assignIp } from '../ipam/calico-ipam.js';
+import { EtcdIpamStore } from '../ipam/etcd-store.js';
 import type { NodeStore, PoolView, StoredNode } from './startup.js';
 
 /** Retries of one read-modify-write that lost a race before giving up (another writer is looping). */
@@ -55,19 +56,8 @@ export class EtcdNodeStore implements NodeStore {
     return r.succeeded;
   }
 
-  async addressesOfHandle(handleId: string): Promise<string[]> {
-    const h = await getJson<IpamHandle>(this.c, ipamHandleKey(handleId));
-    if (!h) return [];
-    const out: string[] = [];
-    for (const cidr of Object.keys(h.value.block)) {
-      const b = await getJson<AllocationBlock>(this.c, ipamBlockKey(cidr));
-      if (!b) continue;
-      const base = parseCidr(b.value.cidr).base;
-      b.value.allocations.forEach((idx, ord) => {
-        if (idx !== null && b.value.attributes[idx]?.handle_id === handleId) out.push(intToIpv4(base + ord));
-      });
-    }
-    return out;
+  addressesOfHandle(handleId: string): Promise<string[]> {
+    return addressesOfHandleIn(new EtcdIpamStore(this.c), handleId);
   }
 
   async assign(node: string, handleId: string, pool: { cidr: string; blockSize: number }, secondary: Record<string, string>): Promise<string> {
