@@ -5,6 +5,7 @@
  * ORIGINATOR_ID and CLUSTER_LIST when reflecting). Export policy runs before these rewrites, on
  * the attributes as they are in the Loc-RIB — BIRD runs `export filter` at the same point.
  */
+import { isIP } from 'node:net';
 import type { PathAttributes } from '../wire/types.js';
 import { prependAs } from './attrs.js';
 import { DEFAULT_LOCAL_PREF } from './decision.js';
@@ -30,13 +31,18 @@ export interface ExportContext {
   clusterId: string;
 }
 
-/** Our address for the prefix's family on this session. */
+/**
+ * Our address for the prefix's family on this session, or undefined when we have none in that
+ * family. `localAddress` is the transport address, IPv4 or IPv6: on an IPv6-transport session it
+ * must never become the NEXT_HOP of an IPv4 route (a peer would reject or misroute it).
+ */
 export function selfNextHop(target: PeerRecord, ipv6: boolean): string | undefined {
   const s = target.session;
   if (!s) return undefined;
   const a = ipv6 ? s.localAddressV6 : s.localAddress;
+  if (a === undefined || isIP(a) !== (ipv6 ? 6 : 4)) return undefined;
   // An unspecified address is "we have none": advertising it as NEXT_HOP would black-hole traffic.
-  return a === undefined || a === '0.0.0.0' || a === '::' ? undefined : a;
+  return a === '0.0.0.0' || a === '::' ? undefined : a;
 }
 
 /**

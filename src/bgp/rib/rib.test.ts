@@ -498,6 +498,17 @@ test('export only in families negotiated on the session, and never without a nex
   assert.deepEqual([...drainAll(rib, 'nov6addr').keys()], [P]);
 });
 
+test('an IPv6-transport session never gets an IPv4 route with an IPv6 next hop', () => {
+  const rib = newRib();
+  rib.addPeer('v6t', { address: '2001:db8::10', asn: 65003 });
+  rib.peerUp('v6t', { routerId: '10.3.0.10', localAddress: '2001:db8::1', localAddressV6: '2001:db8::1', families: new Set(['1/1', '2/1']) });
+  rib.announce('fd00:1::/64');
+  rib.announce(P);
+  const out = drainAll(rib, 'v6t');
+  assert.deepEqual([...out.keys()], ['fd00:1::/64'], 'the IPv4 route has no next hop of its family, so it is not exported');
+  assert.equal(out.get('fd00:1::/64')!.nextHop, '2001:db8::1');
+});
+
 test('bounded drains pick up prefixes changed or added between calls', () => {
   const rib = newRib();
   up(rib, E);

@@ -51,7 +51,10 @@ export interface PeerConfig {
 export interface PeerSession {
   /** The peer's BGP identifier from its OPEN. */
   routerId: string;
-  /** Our IPv4 address on this session: NEXT_HOP for routes we rewrite to ourselves. */
+  /**
+   * Our transport address on this session, IPv4 or IPv6 (what the TCP connection is bound to).
+   * NEXT_HOP for IPv4 routes we rewrite to ourselves only when it is an IPv4 address.
+   */
   localAddress: string;
   /** Our IPv6 address for IPv6 next hops (MP_REACH), when the session carries IPv6. */
   localAddressV6?: string;
