@@ -4,6 +4,11 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../util/errors.js';
+import { register as registerAgent } from './agent.js';
+import { register as registerLab } from './lab.js';
+import { register as registerStatus } from './status.js';
+import { register as registerBgp } from './bgp.js';
+import { register as registerDatastore } from './datastore.js';
 
 const program = new Command();
 program
@@ -13,15 +18,7 @@ program
   .showHelpAfterError()
   .exitOverride();
 
-const modules = ['./agent.js', './lab.js', './status.js', './bgp.js', './datastore.js'];
-for (const m of modules) {
-  try {
-    const mod = (await import(m)) as { register?: (p: Command) => void };
-    mod.register?.(program);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-  }
-}
+for (const register of [registerAgent, registerLab, registerStatus, registerBgp, registerDatastore]) register(program);
 
 try {
   await program.parseAsync(process.argv);
