@@ -118,6 +118,7 @@ export const MALFORMED_CORPUS: readonly CorpusCase[] = [
   // 7
   atOpen(7, 'My AS differs from the configured peer AS', open('04 fe4b 005a c6120002 00'), reset(2, 2), EBGP2),
   atOpen(7, '4-octet AS capability differs from the configured peer AS', open(`${OPEN_HEAD} 08 02 06 41 04 0001fbd0`), reset(2, 2)),
+  atOpen(7, 'My AS (65002) disagrees with the 4-octet AS capability (65001)', open('04 fdea 005a c6120002 08 02 06 41 04 0000fde9'), reset(2, 2)),
   // 8
   atOpen(8, 'optional parameters length overruns the message', open(`${OPEN_HEAD} 10 02 06 41 04 0000fde9`), reset(2, 0)),
   atOpen(8, 'capability length overruns its parameter', open(`${OPEN_HEAD} 08 02 06 41 09 0000fde9`), reset(2, 0)),

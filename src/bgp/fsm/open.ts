@@ -20,7 +20,7 @@ import {
   type OpenMessage,
 } from '../wire/types.js';
 import { negotiateCodecOptions } from '../wire/negotiate.js';
-import { checkOpen, myAsField, peerAsOf } from '../wire/open.js';
+import { checkOpen, peerAsOf } from '../wire/open.js';
 import { isBgpDecodeError } from '../wire/errors.js';
 import type { NegotiatedSession, NotificationInfo } from './types.js';
 
@@ -100,9 +100,9 @@ export function buildOpen(cfg: LocalOpenConfig): OpenMessage {
  *
  * The OPEN rules live in the codec: `decodeOpen` rejects what is wrong whatever the configuration
  * (version, hold time 1–2 s, identifier 0, AS 0, malformed parameters) before the FSM sees the
- * message, and `checkOpen` rejects what is wrong for this peer (Bad Peer AS, our own identifier on
- * iBGP). This function only runs `checkOpen` and re-raises its error in the FSM's terms, adding
- * the one rule the codec does not have yet: My AS must agree with the 4-octet AS capability.
+ * message, and `checkOpen` rejects what is wrong for this peer (Bad Peer AS, including a My AS
+ * field that disagrees with the 4-octet AS capability; our own identifier on iBGP). This function
+ * only runs `checkOpen` and re-raises its error in the FSM's terms.
  */
 export function validateOpen(open: OpenMessage, cfg: LocalOpenConfig): number {
   const ibgp = cfg.peerAs === cfg.localAs;
@@ -118,19 +118,7 @@ export function validateOpen(open: OpenMessage, cfg: LocalOpenConfig): number {
           : '';
     throw new OpenValidationError(e.code, e.notifSubcode as OpenErrorSubcode, `${e.message}${hint}`, e.data);
   }
-  const peerAs = peerAsOf(open);
-  // RFC 6793 §4.2.1: with the capability, My AS is AS_TRANS (or the AS itself when it fits);
-  // without it, AS_TRANS is not a real AS.
-  const as4 = findCap(open.capabilities, CapabilityCode.FourOctetAs);
-  const myAsOk = as4 ? open.myAs === myAsField(as4.asn) || open.myAs === AS_TRANS : open.myAs !== AS_TRANS;
-  if (!myAsOk) {
-    throw new OpenValidationError(
-      'OPEN_BAD_PEER_AS',
-      OpenErrorSubcode.BadPeerAs,
-      `peer's My AS field ${open.myAs} disagrees with its ${as4 ? `4-octet AS capability ${as4.asn}` : 'lack of a 4-octet AS capability'}: fix the peer's AS configuration`,
-    );
-  }
-  return peerAs;
+  return peerAsOf(open);
 }
 
 type KnownCapability = Exclude<Capability, { unknown: true }>;

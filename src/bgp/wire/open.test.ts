@@ -87,10 +87,25 @@ test('OPEN: version, hold time, identifier, parameter overruns', () => {
 });
 
 test('OPEN: checkOpen peer AS and identifier', () => {
-  const m = decodeOpen(hex(OPEN_HEX));
+  // OPEN_HEX's My AS (65001) disagrees with its 4-octet AS 65537; a correct peer sends AS_TRANS.
+  const m = { ...decodeOpen(hex(OPEN_HEX)), myAs: 23456 };
   assert.doesNotThrow(() => checkOpen(m, { peerAs: 65537, localBgpId: '10.0.0.1', ibgp: false }));
   assert.throws(() => checkOpen(m, { peerAs: 65001, localBgpId: '10.0.0.2', ibgp: false }), openErr(2, 2));
   assert.throws(() => checkOpen(m, { peerAs: 65537, localBgpId: '10.0.0.1', ibgp: true }), openErr(2, 3));
+});
+
+test('OPEN: checkOpen wants My AS to agree with the 4-octet AS capability (RFC 6793)', () => {
+  const as4 = (asn: number): Capability => ({ code: CapabilityCode.FourOctetAs, asn });
+  const open = (myAs: number, caps: Capability[]) => decodeOpen(encodeOpen({ myAs, holdTime: 90, bgpId: '10.0.0.2', capabilities: caps }));
+  const expect = (peerAs: number) => ({ peerAs, localBgpId: '10.0.0.1', ibgp: false });
+  // Accepted: the AS itself when it fits, AS_TRANS with the capability, AS_TRANS for a large AS.
+  assert.doesNotThrow(() => checkOpen(open(65001, [as4(65001)]), expect(65001)));
+  assert.doesNotThrow(() => checkOpen(open(23456, [as4(65001)]), expect(65001)));
+  assert.doesNotThrow(() => checkOpen(open(23456, [as4(4200000000)]), expect(4200000000)));
+  // Bad Peer AS: AS_TRANS without the capability, a different 2-octet AS, a 2-octet AS for a large one.
+  assert.throws(() => checkOpen(open(23456, []), expect(23456)), (e: unknown) => openErr(2, 2)(e) && /lack of a 4-octet AS capability/.test((e as Error).message));
+  assert.throws(() => checkOpen(open(65002, [as4(65001)]), expect(65001)), (e: unknown) => openErr(2, 2)(e) && /My AS field 65002 disagrees/.test((e as Error).message));
+  assert.throws(() => checkOpen(open(65001, [as4(4200000000)]), expect(4200000000)), openErr(2, 2));
 });
 
 test('KEEPALIVE, NOTIFICATION, ROUTE-REFRESH bytes', () => {

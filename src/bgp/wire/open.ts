@@ -311,13 +311,26 @@ export interface OpenExpectations {
 
 /**
  * RFC 4271 §6.2 checks that depend on configuration: Bad Peer AS (RFC 6793 §4.2.1: compare the
- * 4-octet capability when present) and Bad BGP Identifier (RFC 6286 §2.2: an iBGP peer must not
- * use our identifier). Throws BgpDecodeError.
+ * 4-octet capability when present; and the My AS field must agree with that capability) and Bad
+ * BGP Identifier (RFC 6286 §2.2: an iBGP peer must not use our identifier). Throws BgpDecodeError.
+ * This is the one place these rules live; the FSM only translates the error.
  */
 export function checkOpen(open: OpenMessage, expect: OpenExpectations): void {
   const asn = peerAsOf(open);
   if (asn !== expect.peerAs) {
     throw openError('OPEN_BAD_PEER_AS', OpenErrorSubcode.BadPeerAs, `peer says AS ${asn}, configured peer AS is ${expect.peerAs}`);
+  }
+  // RFC 6793 §4.1: with the capability, My AS is the AS itself when it fits in 2 octets, else
+  // AS_TRANS (AS_TRANS is accepted in both cases); without it, AS_TRANS is not a real AS.
+  let as4: number | undefined;
+  for (const c of open.capabilities) if (!('unknown' in c) && c.code === CapabilityCode.FourOctetAs) as4 ??= c.asn;
+  const myAsOk = as4 !== undefined ? open.myAs === myAsField(as4) || open.myAs === AS_TRANS : open.myAs !== AS_TRANS;
+  if (!myAsOk) {
+    throw openError(
+      'OPEN_BAD_PEER_AS',
+      OpenErrorSubcode.BadPeerAs,
+      `peer's My AS field ${open.myAs} disagrees with its ${as4 !== undefined ? `4-octet AS capability ${as4}` : 'lack of a 4-octet AS capability'}`,
+    );
   }
   if (expect.ibgp && open.bgpId === expect.localBgpId) {
     throw openError('OPEN_BAD_BGP_ID', OpenErrorSubcode.BadBgpIdentifier, `iBGP peer uses our own BGP identifier ${open.bgpId}`);
