@@ -14,7 +14,9 @@ export const DEFAULT_BLOCK_SIZE = 26;
 /** The service account every lab pod runs as (Kubernetes' default). */
 export const DEFAULT_SERVICE_ACCOUNT = 'default';
 
-export type EncapMode = 'Never' | 'Always' | 'CrossSubnet';
+/** IPPool ipipMode / vxlanMode values (Calico's EncapMode). */
+export const ENCAP_MODES = ['Never', 'Always', 'CrossSubnet'] as const;
+export type EncapMode = (typeof ENCAP_MODES)[number];
 
 export interface Metadata {
   name: string;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { birdConfig, DEFAULT_BIRD_AS, startBird } from './bird.js';
-import { DEFAULT_BLOCK_SIZE, DEFAULT_POOL_CIDR, type EncapMode } from './calico-resources.js';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_POOL_CIDR, ENCAP_MODES, type EncapMode } from './calico-resources.js';
 import { provisionCluster } from './datastore.js';
 import { etcdHealth, startEtcd } from './etcd.js';
 import { isRunning, processStartTime, waitFor } from './exec.js';
@@ -95,6 +95,10 @@ function validateUp(o: LabUpOptions): void {
   poolBlocks(o.pool?.cidr ?? DEFAULT_POOL_CIDR, o.pool?.blockSize ?? DEFAULT_BLOCK_SIZE);
   // An owner that is already gone would make the new lab stale at once.
   if (o.ownerPid !== undefined && o.ownerPid !== 0 && !isRunning(o.ownerPid)) throw new UserError(`--owner-pid ${o.ownerPid}: no such process`);
+  for (const k of ['ipipMode', 'vxlanMode'] as const) {
+    const m = o.pool?.[k];
+    if (m !== undefined && !ENCAP_MODES.includes(m)) throw new UserError(`pool ${k} must be one of ${ENCAP_MODES.join(', ')}, got ${String(m)}`);
+  }
 }
 
 /** Brings a lab up; on any failure removes everything it made and rethrows. */
@@ -189,7 +193,14 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
           });
         });
         await provisionCluster(state, {
-          pool,
+          // The encapsulation modes and NAT go into the IPPool only; the state file keeps what
+          // later commands need (CIDR and block size for IPAM).
+          pool: {
+            ...pool,
+            ...(o.pool?.ipipMode ? { ipipMode: o.pool.ipipMode } : {}),
+            ...(o.pool?.vxlanMode ? { vxlanMode: o.pool.vxlanMode } : {}),
+            ...(o.pool?.natOutgoing !== undefined ? { natOutgoing: o.pool.natOutgoing } : {}),
+          },
           nodes: o.provisionNodes ?? true,
           birdPeer: bird ? { ip: BIRD_IP, asNumber: bird.asNumber } : undefined,
         });

@@ -53,6 +53,21 @@ test('up --nodes 3 --datastore etcd: fabric connectivity, etcd from every node, 
   assertNoProcesses(pids);
 });
 
+test('pool modes: the IPPool is written with the requested ipipMode, vxlanMode and natOutgoing', async () => {
+  const name = labName('pool');
+  await withLab({ name, nodes: 1, pool: { vxlanMode: 'CrossSubnet', ipipMode: 'Always', natOutgoing: false } }, async (lab) => {
+    await withEtcd(lab, async (c) => {
+      const pool = JSON.parse((await c.get('/calico/resources/v3/projectcalico.org/ippools/default-ipv4-ippool').string())!);
+      assert.equal(pool.spec.vxlanMode, 'CrossSubnet');
+      assert.equal(pool.spec.ipipMode, 'Always');
+      assert.equal(pool.spec.natOutgoing, false);
+      assert.equal(pool.spec.cidr, '10.65.0.0/16');
+    });
+  });
+  await assert.rejects(labUp({ name, nodes: 1, pool: { vxlanMode: 'Sometimes' as never } }), /vxlanMode must be one of Never, Always, CrossSubnet/);
+  assertNoNamespaces(`tl-${name}-`);
+});
+
 test('--bird-peer: BIRD runs with one session per node and answers birdc on the lab socket', async () => {
   const name = labName('bird');
   let pids: number[] = [];

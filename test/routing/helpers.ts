@@ -33,10 +33,8 @@ export async function withRoutingLab(
   const { tag: _t, podsPerNode: _p, agentEnv: _e, beforeAgents: _b, ...up } = o;
   await labUp({ ...up, name });
   try {
+    // labUp writes the pool's encapsulation modes (o.pool) into the IPPool it creates.
     const st = loadLab(name);
-    // labUp records only the pool's CIDR and block size (its encapsulation modes are not written
-    // yet), so set the modes the test asked for before any pod or agent exists.
-    if (o.pool?.vxlanMode || o.pool?.ipipMode) await setPoolModes(st, { vxlanMode: o.pool.vxlanMode ?? 'Never', ipipMode: o.pool.ipipMode ?? 'Never' });
     const pods: PodState[] = [];
     for (const n of st.nodes) {
       for (let i = 0; i < (o.podsPerNode ?? 2); i++) pods.push(await podAdd(name, n.name, `p${n.index}x${i}`));
