@@ -4,7 +4,10 @@
  * so (Node resource, default pool, tunnel addresses; src/node/startup.ts). Later pool changes
  * re-run the tunnel address step, so switching a pool to VXLAN needs no restart.
  *
- * Datastore writes are retried in the background: an unreachable etcd must not stop the agent
+ * Both datastores are written: etcd v3 (node/etcd-store.ts) and the Kubernetes API (Node
+ * annotations, IPPool and IPAM CRDs; datastore/k8s/node-writer.ts).
+ *
+ * Datastore writes are retried in the background: an unreachable datastore must not stop the agent
  * from starting (the dataplane keeps its last state meanwhile), it only delays readiness.
  */
 import { Etcd3 } from 'etcd3';
@@ -16,6 +19,10 @@ import type { Logger } from '../util/log.js';
 import { autodetectAddress, listInterfaces, locateAddress } from '../node/detect.js';
 import type { DetectedAddress } from '../node/autodetect.js';
 import { EtcdNodeStore } from '../node/etcd-store.js';
+import { KubeClient } from '../datastore/k8s/client.js';
+import { loadKubeAuth } from '../datastore/k8s/kubeconfig.js';
+import { K8sNodeStore } from '../datastore/k8s/node-writer.js';
+import type { NodeStore } from '../node/startup.js';
 import { ensureTunnelAddresses, runStartup, type StartupSettings } from '../node/startup.js';
 import type { AgentComponent, AgentContext } from './component.js';
 import type { HealthReporter } from '../health/aggregator.js';
@@ -32,8 +39,9 @@ export class NodeComponent implements AgentComponent {
   readonly name = 'node';
   /** The node address with its interface and MTU; undefined when IP=none or nothing was found. */
   address: DetectedAddress | undefined;
-  private store: EtcdNodeStore | undefined;
+  private store: NodeStore | undefined;
   private etcd: Etcd3 | undefined;
+  private kube: KubeClient | undefined;
   private log!: Logger;
   private reporter!: HealthReporter;
   private retry: NodeJS.Timeout | undefined;
@@ -53,6 +61,11 @@ export class NodeComponent implements AgentComponent {
     if (c.datastoreType === 'etcdv3') {
       this.etcd = new Etcd3(etcdClientOptions({ endpoints: c.etcdEndpoints, caFile: c.etcdCaCertFile, certFile: c.etcdCertFile, keyFile: c.etcdKeyFile }));
       this.store = new EtcdNodeStore(this.etcd);
+    } else {
+      // Kubernetes datastore: Node annotations, the IPPool and IPAM CRDs (datastore/k8s/node-writer.ts).
+      // Credentials that cannot be loaded are a UserError, as they are for the syncer.
+      this.kube = new KubeClient(await loadKubeAuth(c.kubeconfig));
+      this.store = new K8sNodeStore(this.kube);
     }
     this.settings = {
       nodeName: c.nodename,
@@ -77,15 +90,6 @@ export class NodeComponent implements AgentComponent {
       return;
     }
     if (this.address) this.settings.ipv4Cidr = this.address.cidr;
-    if (this.config.datastoreType !== 'etcdv3') {
-      // The Kubernetes datastore keeps these on the Kubernetes Node (annotations) and IPAM CRDs;
-      // writing them is not implemented in this build, so they must be set by calico-node's own
-      // startup or an operator. Say so rather than pretend.
-      this.log.warn('node startup writes (Node address, default pool, tunnel addresses) are not implemented for DATASTORE_TYPE=kubernetes; they must already be in the datastore');
-      this.done = true;
-      this.reporter.report({ live: true, ready: true, detail: 'startup writes skipped (kubernetes datastore)' });
-      return;
-    }
     this.schedule(0, RETRY_INITIAL_MS);
   }
 
@@ -197,5 +201,6 @@ export class NodeComponent implements AgentComponent {
     if (this.poolTimer) clearTimeout(this.poolTimer);
     await this.running;
     this.etcd?.close();
+    this.kube?.close();
   }
 }

@@ -22,7 +22,8 @@
  *   kube-apiserver does), or an HTTP 410 if `tooOldWatchAsHttpStatus` is set;
  * - create (POST), get, replace (PUT, with resourceVersion conflict checks → 409), JSON merge
  *   patch and strategic-merge patch (PATCH; strategic merges `conditions`/`addresses` by `type`
- *   and `containers` by `name`, and replaces other lists), delete, and the `/status`
+ *   and `containers` by `name`, and replaces other lists), delete (with a resourceVersion
+ *   precondition in DeleteOptions → 409), and the `/status`
  *   subresource (changes only `.status`);
  * - fault injection: `compact(rev)`, `failNextLists(n, code)`, `failNextWatches(n, code)`,
  *   `breakWatchesWithGone()` (ERROR 410 mid-stream), `dropWatches()` (socket destroyed without a
@@ -428,6 +429,13 @@ export class TestApiServer {
         return this.send(res, 200, this.store.update(resource, next));
       }
       if (method === 'DELETE' && route.name) {
+        // DeleteOptions.preconditions.resourceVersion: delete only the version the caller read.
+        const opts = (await this.readBody(req)) as { preconditions?: { resourceVersion?: string } };
+        const want = opts?.preconditions?.resourceVersion;
+        const cur = want ? this.store.get(resource, route.namespace, route.name) : undefined;
+        if (want && cur && cur.metadata.resourceVersion !== want) {
+          throw new StoreError(409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${route.name}": Precondition failed: ResourceVersion: Precondition failed: ${want}, actual ${cur.metadata.resourceVersion}`);
+        }
         return this.send(res, 200, this.store.delete(resource, route.namespace, route.name));
       }
       throw new StoreError(405, 'MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
