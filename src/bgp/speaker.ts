@@ -24,6 +24,7 @@ import { BgpMetrics } from './metrics.js';
 import { DEFAULT_RESTART_TIME_S, parsePeerConfig, type PeerConfigInput, type SpeakerPeerConfig } from './config.js';
 import { Peer, type PeerStatus } from './speaker/peer.js';
 import { realClock, type Clock, type TimerHandle } from './fsm/clock.js';
+import { FsmState } from './fsm/types.js';
 import { fdOf, loadTcpMd5, requireTcpMd5, GTSM_TTL, gtsmMinTtl } from './fsm/md5.js';
 
 export type { PeerStatus } from './speaker/peer.js';
@@ -74,6 +75,11 @@ export interface BgpSpeakerEvents {
   'best-path-changes': [changes: BestChange[]];
   /** A peer's session changed state. */
   'peer-state': [status: PeerStatus];
+  /**
+   * A peer sent End-of-RIB for a family (RFC 4724 §2): its initial table in that family is in.
+   * Every best-path change the table caused has been emitted before this event.
+   */
+  'end-of-rib': [info: { peer: string; afi: number; safi: number }];
 }
 
 /** Session-relevant fields: changing any of these needs a new session. */
@@ -182,6 +188,12 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
       logger: this.log,
       restarting: this.restarting,
       onInitialSyncProgress: () => this.maybeReleaseExports(),
+      onEndOfRib: (afi, safi) => {
+        // Deliver the best-path changes of the table first: a listener that acts on "table
+        // received" (the agent's stale-route sweep) must already have seen every route in it.
+        this.flushBest();
+        this.emit('end-of-rib', { peer: key, afi, safi });
+      },
       ...(this.opts.clock ? { clock: this.opts.clock } : {}),
     });
     peer.fsm.on('state', () => this.emit('peer-state', peer.status()));
@@ -231,6 +243,19 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     if (peer.config.password) this.setListenerKey(key, undefined);
     peer.remove();
     this.log.info({ peer: key }, 'peer removed');
+    return true;
+  }
+
+  /**
+   * True when every peer is Established and none still owes End-of-RIB for the family (default
+   * IPv4 unicast): each graceful-restart peer has sent it, or does not carry the family. Peers
+   * that did not negotiate graceful restart owe none and count as done here; a caller that needs
+   * their tables judges them otherwise. True with no peers.
+   */
+  allPeersEndOfRib(afi = 1, safi = 1): boolean {
+    for (const p of this.peersByAddr.values()) {
+      if (p.fsm.state !== FsmState.Established || p.endOfRibPending(afi, safi)) return false;
+    }
     return true;
   }
 
@@ -411,9 +436,13 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
     this.bestScheduled = true;
     setImmediate(() => {
       this.bestScheduled = false;
-      const changes = this.rib.drainBestChanges();
-      if (changes.length > 0) this.emit('best-path-changes', changes);
+      this.flushBest();
     });
+  }
+
+  private flushBest(): void {
+    const changes = this.rib.drainBestChanges();
+    if (changes.length > 0) this.emit('best-path-changes', changes);
   }
 
   private readRestartState(): boolean {

@@ -52,6 +52,8 @@ export interface PeerContext {
    * received): the speaker re-checks whether a restarting speaker's export hold can end.
    */
   onInitialSyncProgress?: () => void;
+  /** The peer sent End-of-RIB for a family (RFC 4724 §2): its initial table in that family is in. */
+  onEndOfRib?: (afi: number, safi: number) => void;
 }
 
 /** BIRD's protocol state column: what `birdc show protocols` calls up/start/down. */
@@ -78,6 +80,11 @@ export interface PeerStatus {
   /** Families in which the peer sends us several paths per prefix (RFC 7911 negotiated). */
   addPathReceive?: string[];
   gracefulRestart?: { peerRestartTime?: number; staleRoutes: boolean };
+  /**
+   * While Established: whether this peer is expected to send End-of-RIB (both OPENs carried the
+   * graceful restart capability, RFC 4724 §2) and the families it has sent it for on this session.
+   */
+  endOfRib?: { expected: boolean; received: string[] };
   prefixes: Record<string, { received: number; accepted: number; best: number; stale: number; advertised: number }>;
   flaps: number;
 }
@@ -254,9 +261,32 @@ export class Peer {
       ...(this.cfg.gracefulRestart || s?.peerGracefulRestart
         ? { gracefulRestart: { ...(s?.peerGracefulRestart ? { peerRestartTime: s.peerGracefulRestart.restartTime } : {}), staleRoutes: this.staleFamilies.size > 0 } }
         : {}),
+      ...(st === FsmState.Established && s
+        ? { endOfRib: { expected: this.endOfRibExpected(), received: [...this.endOfRibReceived].map(familyName) } }
+        : {}),
       prefixes,
       flaps: this.flapCount,
     };
+  }
+
+  /**
+   * Does this peer owe us End-of-RIB on the current session? Only when we and the peer both
+   * advertised graceful restart: RFC 4724 §2 ties the marker to the capability, and a peer without
+   * it (GoBGP without graceful-restart config, some BIRD setups) may never send one.
+   */
+  endOfRibExpected(): boolean {
+    return !!this.cfg.gracefulRestart && !!this.fsm.session?.peerGracefulRestart;
+  }
+
+  /**
+   * Are we still waiting for this Established peer's End-of-RIB in the family? False when it was
+   * received, when the peer does not owe one (endOfRibExpected) or when the session does not carry
+   * the family; also false while the session is not up (callers check the state themselves).
+   */
+  endOfRibPending(afi: number, safi: number): boolean {
+    const k = afiSafiKey(afi, safi);
+    if (this.fsm.state !== FsmState.Established || !this.fsm.session) return false;
+    return this.endOfRibExpected() && this.sessionFamilies.includes(k) && !this.endOfRibReceived.has(k);
   }
 
   /**
@@ -435,6 +465,8 @@ export class Peer {
       if (this.staleFamilies.delete(r.endOfRib) && this.staleFamilies.size === 0) this.staleTimer?.cancel();
       this.endOfRibReceived.add(r.endOfRib);
       this.ctx.onInitialSyncProgress?.();
+      const [afi, safi] = r.endOfRib.split('/').map(Number);
+      this.ctx.onEndOfRib?.(afi!, safi!);
     }
     if (r.ignored > 0) this.log.debug({ ignored: r.ignored }, 'prefixes in a family not negotiated were ignored');
     this.scheduleMetrics();
