@@ -15,7 +15,8 @@
  * - a start after a crash (no state file) that finds our routes still in the kernel also counts
  *   as a restart with forwarding state preserved;
  * - the kernel's BGP routes are kept as stale (StaleBgpRoutes) until every peer is Established
- *   and has been quiet for BGP_SETTLE_MS (its table is in), or GR restart time has passed.
+ *   and its table is in (bgpReconverged: End-of-RIB for IPv4 unicast from graceful-restart
+ *   peers; BGP_SETTLE_MS without changes for peers without it), or GR restart time has passed.
  *
  * Readiness follows Calico's `-bird-ready`: within BGP_READY_GRACE_MS of start every peer must be
  * Established; after that at least one; no peers configured is ready.
@@ -32,14 +33,14 @@ import type { Logger } from '../util/log.js';
 import type { HealthReporter } from '../health/aggregator.js';
 import type { AgentComponent, AgentContext } from './component.js';
 import type { DatastoreComponent } from './datastore-component.js';
-import type { BestRoute } from './stale-bgp-routes.js';
+import { bgpReconverged, type BestRoute } from './stale-bgp-routes.js';
 
 /** Calico's bird readiness: all peers must be up this long after start, then one is enough. */
 export const BGP_READY_GRACE_MS = 30_000;
 /**
- * After every peer is Established, how long without best-path changes before the initial tables
- * count as received. A peer sends its table right after OPEN/KEEPALIVE; End-of-RIB follows it,
- * so a quiet second after the last change is well past it on any LAN.
+ * For peers without graceful restart (no End-of-RIB owed): how long Established and without
+ * best-path changes before their initial table counts as received. A peer sends its table right
+ * after OPEN/KEEPALIVE, so a quiet second after the last change is well past it on any LAN.
  */
 export const BGP_SETTLE_MS = 2_000;
 /** Where the restart-state file lives, beside the control socket (one per node). */
@@ -163,6 +164,8 @@ export class BgpComponent implements AgentComponent, BgpSink {
       this.onBest(changes.map((c) => ({ prefix: c.prefix, ...(c.best?.nextHop && c.best.peerId !== null ? { nextHop: c.best.nextHop } : {}) })));
     });
     sp.on('peer-state', () => this.tick());
+    // The speaker emits this after the table's best-path changes, so a sweep here sees them all.
+    sp.on('end-of-rib', () => this.tick());
     sp.registerControl({ handle: (m: string, fn: ControlFn) => void this.control.set(m, fn) });
     this.speaker = sp;
     this.identity = identity;
@@ -271,9 +274,10 @@ export class BgpComponent implements AgentComponent, BgpSink {
     const peers: PeerStatus[] = this.speaker?.peers() ?? [];
     const up = peers.filter((p) => String(p.state) === 'Established');
     const all = peers.length === 0 || up.length === peers.length;
-    const now = Date.now();
-    const settled = up.every((p) => now - Date.parse(p.since) >= BGP_SETTLE_MS) && now - this.lastBestAt >= BGP_SETTLE_MS;
-    if (this.configured && all && settled) this.onConverged(peers.length ? 'every peer Established and its table received' : 'no BGP peers');
+    if (this.configured) {
+      const converged = bgpReconverged(peers, { now: Date.now(), lastBestAt: this.lastBestAt, settleMs: BGP_SETTLE_MS });
+      if (converged) this.onConverged(converged);
+    }
     const inGrace = Date.now() - this.startedAt < BGP_READY_GRACE_MS;
     const ready = peers.length === 0 || (inGrace ? all : up.length > 0);
     const down = peers.filter((p) => !up.includes(p)).map((p) => `${p.address} ${p.info}`);

@@ -8,8 +8,9 @@
  * at startup the existing bgp-class kernel routes are fed to the calc graph as if they were best
  * paths ("stale"), exactly as BIRD keeps its kernel routes across a graceful restart. Every real
  * best-path change for a prefix replaces its stale entry; when BGP has re-converged (every peer
- * Established and its table received, or a bounded time has passed) the stale entries that were
- * never refreshed are withdrawn. Until then nothing BGP-learned is removed from the kernel.
+ * Established and its table received, see `bgpReconverged`, or a bounded time has passed) the
+ * stale entries that were never refreshed are withdrawn. Until then nothing BGP-learned is
+ * removed from the kernel.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -77,4 +78,40 @@ export async function readKernelBgpRoutes(proto: number): Promise<BestRoute[]> {
   return rows
     .filter((r) => r.dst && r.gateway)
     .map((r) => ({ prefix: r.dst!.includes('/') ? r.dst! : `${r.dst}/32`, nextHop: r.gateway! }));
+}
+
+/** What `bgpReconverged` needs of a peer (a subset of the speaker's PeerStatus). */
+export interface ConvergencePeer {
+  address: string;
+  state: string;
+  /** When the state last changed (ISO 8601). */
+  since: string;
+  families: string[];
+  endOfRib?: { expected: boolean; received: string[] };
+}
+
+/**
+ * Has BGP re-converged after a start: has every peer sent its initial IPv4 unicast table? Returns
+ * the reason when it has, else undefined. Every peer must be Established; then
+ * - a peer that sent End-of-RIB for IPv4 unicast is done (RFC 4724 §2: the marker follows the
+ *   initial table), and so is one whose session does not carry IPv4;
+ * - a graceful-restart peer that owes End-of-RIB is waited for (the caller's overall cap bounds
+ *   the wait for one that never sends it);
+ * - a peer without graceful restart may never send the marker: it is done once it has been
+ *   Established for `settleMs` and no best path has changed for `settleMs` (a peer sends its
+ *   table right after the session comes up).
+ */
+export function bgpReconverged(peers: readonly ConvergencePeer[], o: { now: number; lastBestAt: number; settleMs: number }): string | undefined {
+  if (peers.length === 0) return 'no BGP peers';
+  let quietRule = false;
+  for (const p of peers) {
+    if (p.state !== 'Established') return undefined;
+    if (!p.families.includes('ipv4') || p.endOfRib?.received.includes('ipv4')) continue;
+    if (p.endOfRib?.expected) return undefined;
+    if (o.now - Date.parse(p.since) < o.settleMs || o.now - o.lastBestAt < o.settleMs) return undefined;
+    quietRule = true;
+  }
+  return quietRule
+    ? `every peer Established; End-of-RIB received from the graceful-restart peers, the others quiet for ${o.settleMs / 1000} s`
+    : 'every peer sent End-of-RIB for IPv4 unicast';
 }
