@@ -22,8 +22,7 @@ import { EtcdNodeStore } from '../node/etcd-store.js';
 import { KubeClient } from '../datastore/k8s/client.js';
 import { loadKubeAuth } from '../datastore/k8s/kubeconfig.js';
 import { K8sNodeStore } from '../datastore/k8s/node-writer.js';
-import type { NodeStore } from '../node/startup.js';
-import { ensureTunnelAddresses, runStartup, type StartupSettings } from '../node/startup.js';
+import { ensureTunnelAddresses, runStartup, type NodeStore, type StartupSettings } from '../node/startup.js';
 import type { AgentComponent, AgentContext } from './component.js';
 import type { HealthReporter } from '../health/aggregator.js';
 
