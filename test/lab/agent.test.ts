@@ -79,7 +79,22 @@ test('agentStartAll starts every node at once and records each pid', async () =>
 });
 
 test('a command that exits at once is reported with its log', async () => {
-  await assert.rejects(agentStart(name, 'node-2', { argv: ['sh', '-c', 'echo bad config >&2; exit 3'] }), /exited at once[\s\S]*bad config/);
+  await assert.rejects(agentStart(name, 'node-2', { argv: ['sh', '-c', 'echo bad config >&2; exit 3'] }), /exited [\d.]+ s after start[\s\S]*bad config/);
+});
+
+test('start waits until the agent serves: one that exits later (or never answers) is not reported started', async () => {
+  // Exits after 2 s, well past any fixed settle time, without ever listening.
+  await assert.rejects(agentStart(name, 'node-2', { argv: ['sh', '-c', 'sleep 2; echo late failure >&2; exit 3'] }), /exited [\d.]+ s after start[\s\S]*late failure/);
+  assert.equal(loadLab(name).nodes[1]!.agent, undefined);
+});
+
+test('tortie agent with a bad config (FELIX_HEALTHPORT=abc): start fails with the config error from its log', async () => {
+  await assert.rejects(agentStart(name, 'node-2', { env: { FELIX_HEALTHPORT: 'abc' } }), (e: Error) => {
+    assert.match(e.message, /the agent on node-2 exited [\d.]+ s after start/);
+    assert.match(e.message, /FELIX_HEALTHPORT/);
+    return true;
+  });
+  assert.equal(loadLab(name).nodes[1]!.agent, undefined, 'a failed start records no agent');
 });
 
 test('tortie agent: /liveness answers inside the node namespace; stop ends it', async () => {
