@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BgpSpeaker, type BestChange } from './speaker.js';
-import { FakeClock } from './fsm/clock.js';
+import { FakeClock } from '../util/clock.js';
 
 async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;

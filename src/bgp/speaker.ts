@@ -23,7 +23,7 @@ import { BGP_PORT } from './wire/types.js';
 import { BgpMetrics } from './metrics.js';
 import { DEFAULT_RESTART_TIME_S, parsePeerConfig, type PeerConfigInput, type SpeakerPeerConfig } from './config.js';
 import { Peer, type PeerStatus } from './speaker/peer.js';
-import { realClock, type Clock, type TimerHandle } from './fsm/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { FsmState } from './fsm/types.js';
 import { fdOf, loadTcpMd5, requireTcpMd5, GTSM_TTL, gtsmMinTtl } from './fsm/md5.js';
 
@@ -130,7 +130,7 @@ export class BgpSpeaker extends EventEmitter<BgpSpeakerEvents> {
       logger: this.log,
     });
     this.restarting = opts.restarting ?? this.readRestartState();
-    this.clock = opts.clock ?? realClock;
+    this.clock = opts.clock ?? systemClock;
     this.rib.setListener({
       adjRibOutPending: (id) => this.peersByAddr.get(id)?.scheduleExport(),
       bestChangesPending: () => this.scheduleBest(),

@@ -3,33 +3,17 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { Dataplane, RETRY_BACKOFF_INITIAL_MS } from './dataplane.js';
 import { FakeKernel } from './fake-kernel.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { FakeClock } from '../util/clock.js';
 import type { DesiredRoute, RemoteVtep, VxlanDeviceSpec } from './types.js';
 
-/** Manually advanced clock (Felix mocktime). */
-class ManualClock implements Clock {
-  t = 1_000_000;
-  private timers: { at: number; fn: () => void; live: boolean }[] = [];
-  now(): number {
-    return this.t;
+/** The shared fake clock, advanced with a settle after each timer so async applies finish. */
+class ManualClock extends FakeClock {
+  constructor() {
+    super(1_000_000);
   }
-  after(ms: number, fn: () => void): TimerHandle {
-    const timer = { at: this.t + ms, fn, live: true };
-    this.timers.push(timer);
-    return { cancel: () => (timer.live = false) };
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      const due = this.timers.filter((x) => x.live && x.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      due.live = false;
-      this.t = due.at;
-      due.fn();
-      await settle();
-    }
-    this.t = end;
-    await settle();
+  /** Advances `ms`, letting each fired timer's async work settle before the next. */
+  tick(ms: number): Promise<void> {
+    return this.advanceSettling(ms, settle);
   }
 }
 
@@ -205,13 +189,13 @@ test('drift is repaired on refresh and counted', async () => {
   wantAll(dp);
   dp.start();
   dp.setDatastoreInSync(true);
-  await clock.advance(0);
+  await clock.tick(0);
   assert.equal(dp.status().inSync, true);
   k.routeTable.delete('254|10.65.0.5/32|0');
   k.fdbTable.clear();
   k.sysctlTable.set('net/ipv4/conf/cali1234/proxy_arp', '0');
   // The periodic refresh (90 s default) reads everything back and repairs it.
-  await clock.advance(90_000);
+  await clock.tick(90_000);
   assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
   assert.equal(k.fdbTable.get('vxlan.calico|66:00:00:00:00:02')?.dst, '198.18.0.2');
   assert.equal(k.sysctlTable.get('net/ipv4/conf/cali1234/proxy_arp'), '1');
@@ -227,10 +211,10 @@ test('a monitor event triggers a route read-back without waiting for the refresh
   dp.setRoute(WL);
   dp.start();
   dp.setDatastoreInSync(true);
-  await clock.advance(0);
+  await clock.tick(0);
   k.routeTable.delete('254|10.65.0.5/32|0');
   dp.onKernelEvent({ kind: 'route-deleted', line: 'Deleted 10.65.0.5 dev cali1234 scope link' });
-  await clock.advance(200);
+  await clock.tick(200);
   assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
   await dp.stop();
 });
@@ -242,14 +226,14 @@ test('a failed write is retried with exponential backoff and counted', async () 
   k.failRouteOnce.set('10.65.0.5/32', 'RTNETLINK answers: Resource temporarily unavailable');
   dp.start();
   dp.setDatastoreInSync(true);
-  await clock.advance(0);
+  await clock.tick(0);
   assert.equal(dp.status().consecutiveFailures, 1);
   assert.equal(dp.status().ready, false, 'not ready until an apply succeeds');
   assert.equal(await metric(reg, 'felix_int_dataplane_failures'), 1);
   assert.equal(k.routeTable.has('254|10.65.0.5/32|0'), false);
-  await clock.advance(RETRY_BACKOFF_INITIAL_MS - 1);
+  await clock.tick(RETRY_BACKOFF_INITIAL_MS - 1);
   assert.equal(k.routeTable.has('254|10.65.0.5/32|0'), false, 'no retry before the backoff');
-  await clock.advance(1);
+  await clock.tick(1);
   assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
   assert.equal(dp.status().consecutiveFailures, 0);
   assert.equal(dp.status().ready, true);
@@ -263,17 +247,17 @@ test('a failing ip binary (whole batch) backs off doubling, then recovers', asyn
   k.broken = true;
   dp.start();
   dp.setDatastoreInSync(true);
-  await clock.advance(0);
+  await clock.tick(0);
   assert.equal(dp.status().consecutiveFailures, 1);
   assert.match(dp.status().lastError ?? '', /simulated failure/);
-  await clock.advance(RETRY_BACKOFF_INITIAL_MS);
+  await clock.tick(RETRY_BACKOFF_INITIAL_MS);
   assert.equal(dp.status().consecutiveFailures, 2);
-  await clock.advance(RETRY_BACKOFF_INITIAL_MS * 2 - 1);
+  await clock.tick(RETRY_BACKOFF_INITIAL_MS * 2 - 1);
   assert.equal(dp.status().consecutiveFailures, 2, 'second retry waits twice as long');
-  await clock.advance(1);
+  await clock.tick(1);
   assert.equal(dp.status().consecutiveFailures, 3);
   k.broken = false;
-  await clock.advance(RETRY_BACKOFF_INITIAL_MS * 4);
+  await clock.tick(RETRY_BACKOFF_INITIAL_MS * 4);
   assert.equal(dp.status().consecutiveFailures, 0);
   assert.ok(k.routeTable.has('254|10.65.0.5/32|0'));
   await dp.stop();
@@ -287,7 +271,7 @@ test('IPIP unavailable: reported once, not a failure, VXLAN keeps working, probe
   dp.setRoute({ class: 'ipip', dst: '10.66.1.0/26', gateway: '198.18.0.2', dev: 'tunl0', onlink: true });
   dp.start();
   dp.setDatastoreInSync(true);
-  await clock.advance(0);
+  await clock.tick(0);
   const s = dp.status();
   assert.equal(s.ipipAvailable, false);
   assert.match(s.ipipUnavailableReason ?? '', /Unknown device type/);
@@ -300,11 +284,11 @@ test('IPIP unavailable: reported once, not a failure, VXLAN keeps working, probe
   // No retry storm: later passes do not try to create tunl0 again...
   k.writes.length = 0;
   dp.setRoute({ class: 'workload', dst: '10.65.0.77/32', dev: 'eth0' });
-  await clock.advance(1000);
+  await clock.tick(1000);
   assert.equal(k.writes.filter((w) => w.includes('add-ipip')).length, 0);
   // ...until the refresh, which probes again; the module "appeared" in the meantime.
   k.ipipUnsupported = false;
-  await clock.advance(90_000);
+  await clock.tick(90_000);
   assert.equal(dp.status().ipipAvailable, true);
   assert.equal(await metric(reg, 'tortie_ipip_available'), 1);
   assert.ok(k.routeTable.has('254|10.66.1.0/26|0'), 'IPIP route programmed once tunl0 exists');
@@ -394,10 +378,10 @@ test('a neighbour deleted behind our back is restored after the monitor event', 
   wantAll(dp);
   dp.start();
   dp.setDatastoreInSync(true);
-  await clock.advance(0);
+  await clock.tick(0);
   k.neighTable.clear();
   dp.onKernelEvent({ kind: 'neigh-deleted', dev: 'vxlan.calico' });
-  await clock.advance(200);
+  await clock.tick(200);
   assert.equal(k.neighTable.get('vxlan.calico|10.65.1.1')?.mac, '66:00:00:00:00:02');
   assert.equal(await metric(reg, 'tortie_dataplane_repairs_total', { kind: 'neigh' }), 1);
   await dp.stop();

@@ -17,7 +17,7 @@
  * only what differs.
  */
 import type { Registry } from 'prom-client';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { createDataplaneMetrics, type DataplaneMetrics } from './metrics.js';
 import type { KernelLink, LinkNetlink, NeighNetlink, RouteNetlink, SysctlIO } from './netlink.js';
 import { RouteReconciler } from './route-reconciler.js';

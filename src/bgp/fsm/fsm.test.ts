@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock } from './clock.js';
+import { FakeClock } from '../../util/clock.js';
 import { PeerFsm, type FsmConfig } from './fsm.js';
 import { FsmState, type DownInfo, type FsmConnection, type FsmInput, type NotificationInfo } from './types.js';
 import { CapabilityCode, MessageType, DEFAULT_CODEC_OPTIONS, type BgpMessage, type CodecOptions, type OpenMessage, type Capability } from '../wire/types.js';

@@ -22,8 +22,8 @@ import {
 } from '../wire/types.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
-import type { Clock, TimerHandle } from './clock.js';
-import { realClock } from './clock.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
+import { systemClock } from '../../util/clock.js';
 import { IdleHoldBackoff } from './backoff.js';
 import { collisionWinner } from './collision.js';
 import { buildOpen, negotiate, validateOpen, OpenValidationError, type LocalOpenConfig } from './open.js';
@@ -118,7 +118,7 @@ export class PeerFsm extends EventEmitter<FsmEvents> {
     private readonly deps: FsmDeps,
   ) {
     super();
-    this.clock = deps.clock ?? realClock;
+    this.clock = deps.clock ?? systemClock;
     this.log = (deps.logger ?? silentLogger).child({ peer: cfg.peerAddress });
     this.backoff = new IdleHoldBackoff(cfg.errorWaitMinMs, cfg.errorWaitMaxMs);
     this.sinceMs = this.clock.now();

@@ -10,8 +10,8 @@ import { isIP } from 'node:net';
 import type { Logger } from '../../util/log.js';
 import { PeerFsm, type FsmConfig } from '../fsm/fsm.js';
 import { TcpConnection } from '../fsm/connection.js';
-import type { Clock, TimerHandle } from '../fsm/clock.js';
-import { realClock } from '../fsm/clock.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
+import { systemClock } from '../../util/clock.js';
 import { FsmState, type DownInfo, type FsmConnection, type NegotiatedSession } from '../fsm/types.js';
 import { describeNotification } from '../fsm/notification-text.js';
 import { packUpdates, packWithdrawals, encodeEndOfRib, type CodecOptions } from '../wire/index.js';
@@ -117,7 +117,7 @@ export class Peer {
   constructor(cfg: SpeakerPeerConfig, ctx: PeerContext) {
     this.cfg = cfg;
     this.ctx = ctx;
-    this.clock = ctx.clock ?? realClock;
+    this.clock = ctx.clock ?? systemClock;
     this.restartingFlag = ctx.restarting;
     this.log = ctx.logger.child({ peer: cfg.address });
     this.fsm = new PeerFsm(this.fsmConfig(), {
