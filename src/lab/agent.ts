@@ -30,9 +30,20 @@ const fromDist = here.includes(`${sep}dist${sep}src${sep}`);
 /** Repository root, from src/lab or dist/src/lab. */
 export const REPO_ROOT = fromDist ? join(here, '..', '..', '..') : join(here, '..', '..');
 
-/** argv that runs tortie: the compiled build when we run from dist/, else TypeScript via tsx. */
+/**
+ * argv that runs tortie, to be followed by the subcommand and its arguments: the compiled build
+ * when we run from dist/ (as `make test` does, so what is tested is what ships), else TypeScript
+ * via tsx. The integration tests start tortie through this too (test/helpers/tortie-cmd.ts).
+ */
 export function tortieArgv(): string[] {
-  if (fromDist) return [process.execPath, '--enable-source-maps', join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js')];
+  if (fromDist) {
+    const main = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+    if (!existsSync(main)) throw new Error(`${main} is missing; run 'make build' first`);
+    // Source maps so an internal error's stack points at the TypeScript line.
+    return [process.execPath, '--enable-source-maps', main];
+  }
+  // Resolved to a file URL so the command works from any working directory (a bare `tsx` would
+  // be looked up from the child's cwd).
   return [process.execPath, '--import', import.meta.resolve('tsx'), join(REPO_ROOT, 'src', 'cli', 'main.ts')];
 }
 
