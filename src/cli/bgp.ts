@@ -5,14 +5,14 @@
  * SIGTERM stops with graceful restart when any peer has it configured (peers keep our routes,
  * RFC 4724) and SIGINT stops with Cease (peers withdraw our routes).
  */
-import http from 'node:http';
 import type { Command } from 'commander';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger, type Logger } from '../util/log.js';
-import { UserError, errorMessage } from '../util/errors.js';
+import { errorMessage } from '../util/errors.js';
 import { loadSpeakerConfig, type SpeakerConfig, type AnnounceConfig } from '../bgp/config.js';
 import { BgpSpeaker } from '../bgp/speaker.js';
 import { ControlServer } from '../agent/control.js';
+import { MetricsServer } from '../metrics/server.js';
 
 export function register(program: Command): void {
   program
@@ -50,32 +50,6 @@ function applyAnnounces(speaker: BgpSpeaker, prev: AnnounceConfig[], next: Annou
   }
 }
 
-async function startMetrics(registry: Registry, m: NonNullable<SpeakerConfig['metrics']>, log: Logger): Promise<http.Server> {
-  const srv = http.createServer((req, res) => {
-    if (req.url === '/metrics') {
-      registry
-        .metrics()
-        .then((body) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(body);
-        })
-        .catch((e: unknown) => {
-          res.writeHead(500);
-          res.end(errorMessage(e));
-        });
-      return;
-    }
-    res.writeHead(404);
-    res.end('see /metrics\n');
-  });
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', (e) => reject(new UserError(`cannot serve metrics on ${m.address}:${m.port}: ${errorMessage(e)}`)));
-    srv.listen({ host: m.address, port: m.port }, () => resolve());
-  });
-  log.info({ address: m.address, port: m.port }, 'metrics on /metrics');
-  return srv;
-}
-
 export async function runSpeaker(path: string, cfg: SpeakerConfig, log: Logger): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -91,7 +65,11 @@ export async function runSpeaker(path: string, cfg: SpeakerConfig, log: Logger):
   });
   for (const p of cfg.peers) speaker.addPeer(p);
   applyAnnounces(speaker, [], cfg.announce);
-  const metricsServer = cfg.metrics ? await startMetrics(registry, cfg.metrics, log) : undefined;
+  let metricsServer: MetricsServer | undefined;
+  if (cfg.metrics) {
+    metricsServer = new MetricsServer({ registry, host: cfg.metrics.address, port: cfg.metrics.port, logger: log, settingsHint: `metrics.address and metrics.port in ${path}` });
+    await metricsServer.listen();
+  }
   let control: ControlServer | undefined;
   if (cfg.controlSocket) {
     control = new ControlServer({ path: cfg.controlSocket, logger: log });
@@ -139,7 +117,7 @@ export async function runSpeaker(path: string, cfg: SpeakerConfig, log: Logger):
       void (async () => {
         await speaker.stop({ gracefulRestart: graceful });
         await control?.close();
-        metricsServer?.close();
+        await metricsServer?.close();
         resolve();
       })();
     };

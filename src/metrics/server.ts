@@ -1,6 +1,7 @@
 /**
  * Serves a registry at `/metrics` on FELIX_PROMETHEUSMETRICSHOST:FELIX_PROMETHEUSMETRICSPORT,
  * only when FELIX_PROMETHEUSMETRICSENABLED is true (the agent decides; this class just serves).
+ * `tortie bgp-speaker` serves its registry with the same class, configured from its YAML file.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +14,16 @@ export class MetricsServer {
   private readonly server: http.Server;
   private readonly log: Logger;
 
-  constructor(private readonly opts: { registry: Registry; host: string; port: number; logger: Logger }) {
+  constructor(
+    private readonly opts: {
+      registry: Registry;
+      host: string;
+      port: number;
+      logger: Logger;
+      /** The settings a listen error tells the user to check; default the agent's FELIX_* ones. */
+      settingsHint?: string;
+    },
+  ) {
     this.log = opts.logger.child({ component: 'metrics-server' });
     this.server = http.createServer((req, res) => {
       void this.onRequest(req, res);
@@ -21,7 +31,7 @@ export class MetricsServer {
   }
 
   async listen(): Promise<AddressInfo> {
-    const addr = await listenHttp(this.server, this.opts.host, this.opts.port, 'FELIX_PROMETHEUSMETRICSHOST and FELIX_PROMETHEUSMETRICSPORT');
+    const addr = await listenHttp(this.server, this.opts.host, this.opts.port, this.opts.settingsHint ?? 'FELIX_PROMETHEUSMETRICSHOST and FELIX_PROMETHEUSMETRICSPORT');
     this.log.info({ host: addr.address, port: addr.port }, 'metrics server listening');
     return addr;
   }
