@@ -7,15 +7,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { run } from '../../src/lab/exec.js';
 import { TestApiServer } from '../k8s-apiserver/server.js';
-import { NODE, seed } from './k8s-helpers.js';
+import { NODE, seed, selfSignedCert } from './k8s-helpers.js';
 
 /**
  * tortie from the same tree as this test: compiled main.js beside a compiled test (any outDir, not
@@ -34,16 +33,7 @@ function tortie(env: Record<string, string>, ...args: string[]) {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tt-k8s-cli-'));
-  try {
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'ca.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-      { stdio: 'ignore' },
-    );
-  } catch {
-    throw new Error('openssl is needed to make the test certificate');
-  }
-  server = await TestApiServer.start({ tls: { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'ca.pem')) }, bearerToken: TOKEN });
+  server = await TestApiServer.start({ tls: selfSignedCert(dir), bearerToken: TOKEN });
   seed(server);
   writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
   writeFileSync(

@@ -5,6 +5,9 @@
  * convert, validate), so a lost or duplicated event shows up as a difference.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TestApiServer, type KubeObject } from '../k8s-apiserver/server.js';
 import { K8sBackend, type K8sBackendOptions } from '../../src/datastore/k8s/backend.js';
 import { KubeClient } from '../../src/datastore/k8s/client.js';
@@ -16,6 +19,24 @@ import { felixScopes, type SyncStatus, type Update } from '../../src/datastore/s
 import type { ResourceScope } from '../../src/datastore/types.js';
 
 export const NODE = 'node-1';
+
+/**
+ * A self-signed certificate for 127.0.0.1 made with openssl in `dir`: `key.pem`, and `ca.pem`,
+ * which is both the server certificate and the CA a kubeconfig names. Throws when openssl is
+ * missing (the TLS tests fail loudly rather than skip).
+ */
+export function selfSignedCert(dir: string): { key: Buffer; cert: Buffer } {
+  try {
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'ca.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+      { stdio: 'ignore' },
+    );
+  } catch {
+    throw new Error('openssl is needed to make the test certificate');
+  }
+  return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'ca.pem')) };
+}
 
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -6,13 +6,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TestApiServer } from '../k8s-apiserver/server.js';
-import { harness, seed } from './k8s-helpers.js';
+import { harness, seed, selfSignedCert } from './k8s-helpers.js';
 import { loadKubeAuth } from '../../src/datastore/k8s/kubeconfig.js';
 import { K8sBackend } from '../../src/datastore/k8s/backend.js';
 import { KubeClient } from '../../src/datastore/k8s/client.js';
@@ -41,16 +41,7 @@ function kubeconfig(name: string, token: string): string {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tt-k8s-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'ca.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-      { stdio: 'ignore' },
-    );
-  } catch {
-    throw new Error('openssl is needed to make the test certificate');
-  }
-  server = await TestApiServer.start({ tls: { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'ca.pem')) }, bearerToken: TOKEN, bookmarkIntervalMs: 200 });
+  server = await TestApiServer.start({ tls: selfSignedCert(dir), bearerToken: TOKEN, bookmarkIntervalMs: 200 });
   seed(server);
 });
 
