@@ -10,8 +10,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pidExists, run } from '../../src/lab/exec.js';
-import { netnsAdd, netnsDelete, netnsList } from '../../src/lab/netns.js';
+import { run } from '../../src/lab/exec.js';
+import { netnsAdd, netnsDelete, sweepStaleNamespaces } from '../../src/lab/netns.js';
 
 export const NS_PREFIX = `tt-bench-${process.pid}`;
 export const SENDER_ADDR = '198.18.200.1';
@@ -41,10 +41,7 @@ export function requireRoot(tools: string[]): void {
 
 /** Deletes tt-bench-<pid>-* namespaces whose creating process is gone. */
 export async function sweepStale(): Promise<void> {
-  for (const ns of netnsList()) {
-    const m = /^tt-bench-(\d+)-/.exec(ns);
-    if (m && Number(m[1]) !== process.pid && !pidExists(Number(m[1]))) await netnsDelete(ns);
-  }
+  await sweepStaleNamespaces('tt-bench-');
 }
 
 /**

@@ -4,7 +4,7 @@
  * `tortie lab up` return and `tortie lab down` run later from a fresh process.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { run, type RunOptions, type RunResult } from './exec.js';
+import { pidExists, run, type RunOptions, type RunResult } from './exec.js';
 
 /** Where iproute2 keeps named namespaces. */
 export const NETNS_DIR = '/run/netns';
@@ -42,6 +42,19 @@ export async function netnsAdd(ns: string): Promise<void> {
 export async function netnsDelete(ns: string): Promise<void> {
   if (!netnsExists(ns)) return;
   await run(['ip', 'netns', 'delete', ns], { allowFailure: true });
+}
+
+/**
+ * Deletes the namespaces named `<prefix><pid>-...` whose creating process is gone: what a crashed
+ * test or benchmark run left behind. Namespaces of a live run (its pid exists) are never touched,
+ * so runs of the same suite can overlap.
+ */
+export async function sweepStaleNamespaces(prefix: string): Promise<void> {
+  for (const ns of netnsList()) {
+    if (!ns.startsWith(prefix)) continue;
+    const m = /^(\d+)-/.exec(ns.slice(prefix.length));
+    if (m && Number(m[1]) !== process.pid && !pidExists(Number(m[1]))) await netnsDelete(ns);
+  }
 }
 
 /** Pids of every process whose network namespace is `ns` (`ip netns pids`). */

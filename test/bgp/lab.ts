@@ -9,8 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, waitFor, pidExists, StopWaiting } from '../../src/lab/exec.js';
-import { netnsAdd, netnsDelete, netnsList } from '../../src/lab/netns.js';
+import { run, waitFor, StopWaiting } from '../../src/lab/exec.js';
+import { netnsAdd, netnsDelete, sweepStaleNamespaces } from '../../src/lab/netns.js';
 import { tortieCommand } from '../helpers/tortie-cmd.js';
 
 export const PREFIX = `tt-bgp-${process.pid}`;
@@ -25,10 +25,7 @@ export function requireRoot(): void {
 
 /** Deletes tt-bgp-<pid>-* namespaces whose creating process is gone. */
 export async function sweepStale(): Promise<void> {
-  for (const ns of netnsList()) {
-    const m = /^tt-bgp-(\d+)-/.exec(ns);
-    if (m && Number(m[1]) !== process.pid && !pidExists(Number(m[1]))) await netnsDelete(ns);
-  }
+  await sweepStaleNamespaces('tt-bgp-');
 }
 
 export interface Daemon {

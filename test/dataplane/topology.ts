@@ -4,8 +4,8 @@
  * named `tt-dp-<pid>-*` (nothing in the root namespace). Leftovers of a crashed run are swept by
  * the next run, but only when their owner pid is dead.
  */
-import { run, pidExists } from '../../src/lab/exec.js';
-import { netnsAdd, netnsDelete, netnsList } from '../../src/lab/netns.js';
+import { run } from '../../src/lab/exec.js';
+import { netnsAdd, netnsDelete, sweepStaleNamespaces } from '../../src/lab/netns.js';
 
 export const PREFIX = 'tt-dp-';
 
@@ -15,10 +15,7 @@ export function requireRoot(): void {
 
 /** Deletes tt-dp-<pid>-* namespaces whose pid no longer runs. */
 export async function sweepStale(): Promise<void> {
-  for (const ns of netnsList()) {
-    const m = /^tt-dp-(\d+)-/.exec(ns);
-    if (m && !pidExists(Number(m[1]))) await netnsDelete(ns);
-  }
+  await sweepStaleNamespaces(PREFIX);
 }
 
 export function nsName(tag: string): string {

@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startEtcd, type EtcdHandle } from '../../src/lab/etcd.js';
-import { pidExists, run, waitFor } from '../../src/lab/exec.js';
+import { run, waitFor } from '../../src/lab/exec.js';
 import { nodeScriptCommand } from '../helpers/tortie-cmd.js';
-import { ipIn, netnsAdd, netnsDelete, netnsList, runIn } from '../../src/lab/netns.js';
+import { ipIn, netnsAdd, netnsDelete, runIn, sweepStaleNamespaces } from '../../src/lab/netns.js';
 
 export const NS_PREFIX = 'tt-ds-';
 export const ETCD_IP = '198.18.0.1';
@@ -27,10 +27,7 @@ export function requireRoot(): void {
 
 /** Deletes tt-ds-<pid>-* namespaces whose owner process is gone (a crashed earlier run). */
 export async function sweepStale(): Promise<void> {
-  for (const ns of netnsList()) {
-    const m = /^tt-ds-(\d+)-/.exec(ns);
-    if (m && Number(m[1]) !== process.pid && !pidExists(Number(m[1]))) await netnsDelete(ns);
-  }
+  await sweepStaleNamespaces(NS_PREFIX);
 }
 
 export interface EtcdPair {
