@@ -23,7 +23,7 @@ import { BgpEncodeError } from './errors.js';
 import { maxLengthFor, writeHeader } from './header.js';
 import { prefixWireSize, writePrefix } from './prefix.js';
 import { familyCodec } from './families.js';
-import { put16 } from './bytes.js';
+import { concatBytes, put16 } from './bytes.js';
 
 /** One encoded attribute: its type (for ordering) and its whole TLV. */
 interface Tlv {
@@ -61,19 +61,7 @@ export function encodeAttributes(attrs: PathAttributes, opts: CodecOptions, skip
     tlvs.push({ type: u.type, bytes: attributeTlv(transitive ? u.flags | AttrFlag.Partial : u.flags, u.type, u.value) });
   }
   tlvs.sort((x, y) => x.type - y.type);
-  return join(tlvs.map((t) => t.bytes));
-}
-
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(tlvs.map((t) => t.bytes));
 }
 
 export function encodeNlriList(afi: number, list: readonly Nlri[], addPath: boolean): Uint8Array {
@@ -139,6 +127,6 @@ export function encodeUpdate(msg: Omit<UpdateMessage, 'type'>, opts: CodecOption
   const mp: Uint8Array[] = [];
   if (msg.mpReach) mp.push(encodeMpReach(msg.mpReach, opts));
   if (msg.mpUnreach) mp.push(encodeMpUnreach(msg.mpUnreach, opts));
-  const attributes = join([...mp, encodeAttributes(msg.attrs, opts)]);
+  const attributes = concatBytes([...mp, encodeAttributes(msg.attrs, opts)]);
   return assembleUpdate(withdrawn, attributes, nlri, opts);
 }
