@@ -12,7 +12,7 @@ import { BgpLab, birdConf, requireRoot, speakerYaml } from './lab.js';
 import type { PeerStatus } from '../../src/bgp/speaker.js';
 
 requireRoot();
-if (!loadTcpMd5()) throw new Error('native/tcpmd5 is not built: run make build (node-gyp rebuild in native/tcpmd5)');
+if (!loadTcpMd5()) throw new Error('native/tcpmd5 is not built: run make build (scripts/build-native.sh)');
 
 const lab = new BgpLab('md5');
 before(async () => lab.up(['t', 'b1', 'b2', 'b3']));

@@ -2,7 +2,7 @@
  * TCP MD5 signatures (RFC 2385, Calico BGPPeer `password`) and TTL security (GTSM, RFC 5082,
  * Calico BGPPeer `ttlSecurity`) for BGP sessions. node:net cannot set TCP_MD5SIG (a
  * struct-valued option), IP_TTL or IP_MINTTL on TCP sockets, so this loads the small native
- * addon in native/tcpmd5 (built by `make build` with node-gyp). Outgoing sessions that need
+ * addon in native/tcpmd5 (built by `make build`, scripts/build-native.sh). Outgoing sessions that need
  * either are connected by the addon (the key and TTL must be on the socket before the SYN); the
  * listening socket gets one key per peer, which accepted connections inherit.
  */
