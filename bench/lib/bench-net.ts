@@ -5,30 +5,19 @@
  * cleanup of everything we made. Namespaces left by a crashed earlier run are removed only when
  * the pid in their name is dead, so a concurrent run is never touched.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/lab/exec.js';
-import { netnsAdd, netnsDelete, sweepStaleNamespaces } from '../../src/lab/netns.js';
+import { netnsAdd, netnsDelete, spawnLoggedIn, sweepStaleNamespaces, type LoggedChild } from '../../src/lab/netns.js';
 
 export const NS_PREFIX = `tt-bench-${process.pid}`;
 export const SENDER_ADDR = '198.18.200.1';
 export const RECEIVER_ADDR = '198.18.200.2';
 
-/** How long a daemon gets to exit on SIGTERM before SIGKILL. */
-const STOP_GRACE_MS = 5_000;
-
-export interface Daemon {
-  name: string;
-  /** The daemon's own pid (`ip netns exec` execs it, so this is not a wrapper). */
-  pid: number;
-  log: string;
-  child: ChildProcess;
-  exited: Promise<void>;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
+/** A daemon in one of the bench's namespaces. */
+export type Daemon = LoggedChild;
 
 export function requireRoot(tools: string[]): void {
   if (process.getuid?.() !== 0) throw new Error('the BGP benchmark needs root (it creates network namespaces); run it with sudo');
@@ -81,25 +70,7 @@ export class BenchNet {
   }
 
   spawnIn(ns: string, name: string, argv: string[]): Daemon {
-    const log = join(this.dir, `${name}.log`);
-    const fd = openSync(log, 'a');
-    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const d: Daemon = {
-      name,
-      pid: child.pid!,
-      log,
-      child,
-      exited,
-      stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        child.kill(signal);
-        const t = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited;
-        clearTimeout(t);
-      },
-    };
+    const d = spawnLoggedIn(ns, name, argv, join(this.dir, `${name}.log`));
     this.daemons.push(d);
     return d;
   }

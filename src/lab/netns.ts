@@ -3,7 +3,8 @@
  * /run/netns, so they persist after the process that made them exits: that is what lets
  * `tortie lab up` return and `tortie lab down` run later from a fresh process.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { pidExists, run, type RunOptions, type RunResult } from './exec.js';
 
 /** Where iproute2 keeps named namespaces. */
@@ -72,4 +73,52 @@ export async function netnsPids(ns: string): Promise<number[]> {
 /** Writes a sysctl inside a namespace (per-namespace sysctls only, e.g. net.ipv4.ip_forward). */
 export async function sysctlIn(ns: string, key: string, value: string): Promise<void> {
   await runIn(ns, ['sysctl', '-q', '-w', `${key}=${value}`]);
+}
+
+/** How long a process started by spawnLoggedIn gets to exit on its stop signal before SIGKILL. */
+const LOGGED_STOP_GRACE_MS = 5_000;
+
+/** A process started by spawnLoggedIn: owned by the caller (a test or benchmark), not detached. */
+export interface LoggedChild {
+  name: string;
+  /** The program's own pid (`ip netns exec` execs it, so this is not a wrapper). */
+  pid: number;
+  /** Where its stdout and stderr go. */
+  log: string;
+  child: ChildProcess;
+  /** Resolves with the exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
+  /** Sends `signal` (default SIGTERM; SIGCONT first so a stopped process acts on it), then SIGKILL after a grace period. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts `argv` inside namespace `ns` as our child with its output appended to `log`: the daemons
+ * (BIRD, GoBGP, tortie) of the BGP integration tests and benchmark. Unlike spawnDaemon it stays
+ * tied to this process, which stops it in its cleanup.
+ */
+export function spawnLoggedIn(ns: string, name: string, argv: readonly string[], log: string): LoggedChild {
+  const fd = openSync(log, 'a');
+  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    name,
+    pid: child.pid!,
+    log,
+    child,
+    exited,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        process.kill(child.pid!, 'SIGCONT');
+        process.kill(child.pid!, signal);
+      } catch {
+        return;
+      }
+      const t = setTimeout(() => child.kill('SIGKILL'), LOGGED_STOP_GRACE_MS);
+      await exited;
+      clearTimeout(t);
+    },
+  };
 }

@@ -5,12 +5,11 @@
  * 3.10 (`gobgpd`) and `tortie bgp-speaker`. Every process and namespace is ours and removed in
  * cleanup(); namespaces left by a crashed earlier run are swept only when their owner pid is dead.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, waitFor, StopWaiting } from '../../src/lab/exec.js';
-import { netnsAdd, netnsDelete, sweepStaleNamespaces } from '../../src/lab/netns.js';
+import { netnsAdd, netnsDelete, spawnLoggedIn, sweepStaleNamespaces, type LoggedChild } from '../../src/lab/netns.js';
 import { tortieCommand } from '../helpers/tortie-cmd.js';
 
 export const PREFIX = `tt-bgp-${process.pid}`;
@@ -28,14 +27,8 @@ export async function sweepStale(): Promise<void> {
   await sweepStaleNamespaces('tt-bgp-');
 }
 
-export interface Daemon {
-  name: string;
-  pid: number;
-  log: string;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-  child: ChildProcess;
-  exited: Promise<number | null>;
-}
+/** A daemon in one of the lab's namespaces. */
+export type Daemon = LoggedChild;
 
 export class BgpLab {
   readonly dir = mkdtempSync(join(tmpdir(), 'tt-bgp-'));
@@ -79,30 +72,7 @@ export class BgpLab {
   }
 
   private spawnIn(node: string, name: string, argv: string[]): Daemon {
-    const log = join(this.dir, `${name}.log`);
-    const fd = openSync(log, 'a');
-    const child = spawn('ip', ['netns', 'exec', this.ns(node), ...argv], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const d: Daemon = {
-      name,
-      pid: child.pid!,
-      log,
-      child,
-      exited,
-      stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        try {
-          process.kill(child.pid!, 'SIGCONT');
-          process.kill(child.pid!, signal);
-        } catch {
-          return;
-        }
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      },
-    };
+    const d = spawnLoggedIn(this.ns(node), name, argv, join(this.dir, `${name}.log`));
     this.daemons.push(d);
     return d;
   }
