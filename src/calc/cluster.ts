@@ -53,46 +53,31 @@ export class ClusterState {
     return touched;
   }
 
+  /** Kinds kept whole in a map, with the topic an update to them touches. */
+  private readonly tables: Partial<Record<string, { map: Map<string, Resource>; topic: Exclude<keyof Touched, 'localEndpoints'> }>> = {
+    IPPool: { map: this.pools as Map<string, Resource>, topic: 'pools' },
+    Node: { map: this.nodes as Map<string, Resource>, topic: 'nodes' },
+    IPAMBlock: { map: this.blocks as Map<string, Resource>, topic: 'blocks' },
+    BlockAffinity: { map: this.affinities as Map<string, Resource>, topic: 'affinities' },
+    BGPConfiguration: { map: this.bgpConfigs as Map<string, Resource>, topic: 'bgpConfig' },
+    BGPPeer: { map: this.bgpPeers as Map<string, Resource>, topic: 'bgpPeers' },
+  };
+
   private applyOne(u: Update, t: Touched): void {
     const v = u.type === 'delete' ? undefined : (u.value as Resource | undefined);
-    switch (u.kind) {
-      case 'IPPool':
-        set(this.pools, u.key, v as IPPool | undefined);
-        t.pools = true;
-        break;
-      case 'Node':
-        set(this.nodes, u.key, v as Node | undefined);
-        t.nodes = true;
-        break;
-      case 'IPAMBlock':
-        set(this.blocks, u.key, v as IPAMBlock | undefined);
-        t.blocks = true;
-        break;
-      case 'BlockAffinity':
-        set(this.affinities, u.key, v as BlockAffinity | undefined);
-        t.affinities = true;
-        break;
-      case 'BGPConfiguration':
-        set(this.bgpConfigs, u.key, v as BGPConfiguration | undefined);
-        t.bgpConfig = true;
-        break;
-      case 'BGPPeer':
-        set(this.bgpPeers, u.key, v as BGPPeer | undefined);
-        t.bgpPeers = true;
-        break;
-      case 'WorkloadEndpoint': {
-        const wep = v as WorkloadEndpoint | undefined;
-        const wasLocal = this.localEndpoints.has(u.key);
-        if (wep) this.endpointNodes.set(u.key, wep.spec.node);
-        else this.endpointNodes.delete(u.key);
-        const isLocal = wep?.spec.node === this.nodeName;
-        if (isLocal) this.localEndpoints.set(u.key, wep);
-        else this.localEndpoints.delete(u.key);
-        if (isLocal || wasLocal) t.localEndpoints.add(u.key);
-        break;
-      }
-      default:
-        break;
+    const table = this.tables[u.kind];
+    if (table) {
+      set(table.map, u.key, v);
+      t[table.topic] = true;
+    } else if (u.kind === 'WorkloadEndpoint') {
+      const wep = v as WorkloadEndpoint | undefined;
+      const wasLocal = this.localEndpoints.has(u.key);
+      if (wep) this.endpointNodes.set(u.key, wep.spec.node);
+      else this.endpointNodes.delete(u.key);
+      const isLocal = wep?.spec.node === this.nodeName;
+      if (isLocal) this.localEndpoints.set(u.key, wep);
+      else this.localEndpoints.delete(u.key);
+      if (isLocal || wasLocal) t.localEndpoints.add(u.key);
     }
   }
 
