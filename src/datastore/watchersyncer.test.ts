@@ -20,6 +20,8 @@ class FakeBackend implements DatastoreBackend {
   sinks = new Set<{ sink: WatchSink; next: number }>();
   failLists = 0;
   lists = 0;
+  /** While set, every list and watch fails as a refused connection would. */
+  down = false;
 
   put(name: string, cidr: string): void {
     const rev = ++this.rev;
@@ -53,6 +55,7 @@ class FakeBackend implements DatastoreBackend {
   }
   async list(_scope: ResourceScope): Promise<ListResult> {
     this.lists++;
+    if (this.down) throw new DatastoreError('transient', 'connection refused');
     if (this.failLists > 0) {
       this.failLists--;
       throw new DatastoreError('transient', 'connection refused');
@@ -65,6 +68,10 @@ class FakeBackend implements DatastoreBackend {
   watch(_scope: ResourceScope, after: string, sink: WatchSink) {
     const entry = { sink, next: Number(after) + 1 };
     queueMicrotask(() => {
+      if (this.down) {
+        sink.onError(new DatastoreError('transient', 'connection refused'));
+        return;
+      }
       if (Number(after) < this.compactedTo) {
         sink.onError(new DatastoreError('compacted', 'compacted'));
         return;
@@ -140,6 +147,30 @@ test('syncer: compaction re-lists, sends only differences, counts a resync', asy
   assert.deepEqual(after.sort(), ['add IPPool/c', 'delete IPPool/b']);
   assert.deepEqual(statuses, ['WaitForDatastore', 'ResyncInProgress', 'InSync', 'ResyncInProgress', 'InSync']);
   assert.equal(await metric('felix_resyncs_started'), 2);
+  await syncer.stop();
+});
+
+test('syncer: an outage with compaction is one resync, however many scopes find it', async () => {
+  const backend = new FakeBackend();
+  const registry = new Registry();
+  const scopes = [{ kind: 'IPPool' as const }, { kind: 'IPPool' as const, node: 'n2' }, { kind: 'IPPool' as const, node: 'n3' }];
+  const syncer = new WatcherSyncer({ name: 'felix', backend, scopes, registry, backoff: { initialMs: 1, maxMs: 20 } });
+  const statuses: string[] = [];
+  syncer.onStatus((s) => statuses.push(s));
+  backend.put('a', '10.1.0.0/16');
+  syncer.start();
+  await until(() => syncer.status === 'InSync', 'InSync');
+  backend.down = true;
+  backend.dropWatches();
+  await tick(30); // every scope has failed and is backing off
+  backend.put('b', '10.2.0.0/16');
+  backend.compact();
+  backend.down = false;
+  await until(() => syncer.status === 'InSync' && syncer.health().lostSince === undefined, 'InSync after the outage');
+  await tick(50); // a scope that found its compaction late would show here
+  assert.deepEqual(statuses, ['WaitForDatastore', 'ResyncInProgress', 'InSync', 'ResyncInProgress', 'InSync']);
+  const started = (await registry.getSingleMetric('felix_resyncs_started')?.get())?.values[0]?.value;
+  assert.equal(started, 2);
   await syncer.stop();
 });
 

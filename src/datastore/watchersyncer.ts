@@ -83,10 +83,6 @@ class ScopeWatcher {
     }, { keepValues: false });
   }
 
-  get needsList(): boolean {
-    return this.needList;
-  }
-
   start(): void {
     void this.step();
   }
@@ -135,7 +131,7 @@ class ScopeWatcher {
       this.revision = revision;
       this.needList = false;
       this.log.debug({ scope: scopeName(this.scope), revision, items }, 'listed');
-      this.syncer.scopeListed();
+      this.syncer.scopeReady();
     }
     this.watch(gen);
   }
@@ -189,7 +185,21 @@ class ScopeWatcher {
     if (this.lostSince !== undefined) {
       this.log.info({ scope: scopeName(this.scope), lostForMs: Date.now() - this.lostSince }, 'datastore connection restored');
       this.lostSince = undefined;
+      this.syncer.scopeReady();
     }
+  }
+
+  /** Another scope found the server up: retry now instead of waiting out the backoff. */
+  retryNow(): void {
+    if (this.phase !== 'backoff') return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.step();
+  }
+
+  /** Listed and connected: nothing stands between this scope and InSync. */
+  get ready(): boolean {
+    return !this.needList && this.lostSince === undefined;
   }
 
   private failed(e: unknown, op: 'list' | 'watch'): void {
@@ -278,15 +288,24 @@ export class WatcherSyncer implements Syncer {
     }
   }
 
-  /** @internal A scope finished a (re-)list. */
-  scopeListed(): void {
+  /**
+   * @internal A scope finished a (re-)list or got its connection back. The syncer as a whole is
+   * InSync only when every scope is listed and connected: a scope still reconnecting after an
+   * outage may yet find its revision compacted, and that belongs to the same resync (Felix counts
+   * one `felix_resyncs_started` per ResyncInProgress of the syncer, not one per scope).
+   */
+  scopeReady(): void {
     if (this._status === 'WaitForDatastore') this.setStatus('ResyncInProgress');
-    if (this.watchers.every((w) => !w.needsList)) this.setStatus('InSync');
+    if (this._status === 'ResyncInProgress' && this.watchers.every((w) => w.ready)) this.setStatus('InSync');
   }
 
-  /** @internal A scope must re-list (compaction / gone). */
+  /**
+   * @internal A scope must re-list (compaction / gone). The server has just answered, so scopes
+   * waiting out a backoff retry now and find their own compaction within this resync.
+   */
   resyncStarted(): void {
     if (this._status === 'InSync') this.setStatus('ResyncInProgress');
+    for (const w of this.watchers) w.retryNow();
   }
 
   private setStatus(s: SyncStatus): void {

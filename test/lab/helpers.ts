@@ -3,13 +3,14 @@
  * root, never skip), a per-test lab directory, and the "nothing left behind" assertion.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsList } from '../../src/lab/netns.js';
 import { isRunning, run } from '../../src/lab/exec.js';
 import type { LabState } from '../../src/lab/state.js';
 import { tortieCommand } from '../helpers/tortie-cmd.js';
+import { REPO_ROOT } from '../../src/lab/agent.js';
 
 export function requireRoot(): void {
   if (process.getuid?.() !== 0) {
@@ -53,9 +54,27 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the tortie CLI (compiled or via tsx, see tortie-cmd.ts), optionally as another user. */
+/**
+ * Runs the tortie CLI (compiled or via tsx, see tortie-cmd.ts), optionally as user nobody.
+ *
+ * A checkout may live under a directory nobody cannot enter (CI clones into `mktemp -d`, mode
+ * 0700), and then node could not even load the CLI. So the unprivileged run sees the checkout
+ * through a bind mount on a world-traversable directory, in a private mount namespace of its own
+ * (`unshare --mount`): what runs is the same build, the refusal tested is the CLI's own, and no
+ * permission on the machine changes.
+ */
 export function tortie(args: string[], o: { asNobody?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   const base = tortieCommand();
-  const argv = o.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...base, ...args] : [...base, ...args];
-  return run(argv, { allowFailure: true, env: { ...process.env, ...o.env }, timeoutMs: o.timeoutMs ?? 120_000 });
+  const env = { ...process.env, ...o.env };
+  const timeoutMs = o.timeoutMs ?? 120_000;
+  if (!o.asNobody) return run([...base, ...args], { allowFailure: true, env, timeoutMs });
+  const view = mkdtempSync(join(tmpdir(), 'tt-checkout-view-'));
+  chmodSync(view, 0o755);
+  const seen = base.map((a) => a.split(REPO_ROOT).join(view));
+  const script = 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"';
+  return run(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', REPO_ROOT, view, ...seen, ...args], {
+    allowFailure: true,
+    env,
+    timeoutMs,
+  }).finally(() => rmdirSync(view));
 }
