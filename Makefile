@@ -11,20 +11,24 @@ timed = t0=$$(date +%s); $(2); rc=$$?; t=$$(( $$(date +%s) - t0 )); \
 
 ADDON := native/tcpmd5/build/Release/tcpmd5.node
 
-.PHONY: all deps native build lint test test-unit test-integration demo fuzz bench-bgp bench clean sweep sweep-stale
+.PHONY: all deps deps-build native build lint test test-unit test-integration demo fuzz bench-bgp bench clean sweep sweep-stale
 
 all: build
 
 deps:
 	@$(call timed,deps,scripts/install-deps.sh)
 
+# What compiling and the unit tests need (make, cc, node_modules); no root once those are there.
+deps-build:
+	@$(call timed,deps-build,scripts/install-deps.sh --build)
+
 # The TCP MD5 / GTSM addon the BGP speaker loads (src/bgp/fsm/md5.ts). Order-only on deps: the
 # compiler may come from there, but a phony prerequisite would rebuild it every time.
 native: $(ADDON)
-$(ADDON): native/tcpmd5/src/tcpmd5.c scripts/build-native.sh | deps
+$(ADDON): native/tcpmd5/src/tcpmd5.c scripts/build-native.sh | deps-build
 	@$(call timed,native,scripts/build-native.sh)
 
-build: deps native
+build: deps-build native
 	@$(call timed,build,npx tsc -p tsconfig.json)
 
 # `npm run lint` is tsc --noEmit + eslint; the build just type-checked everything (tsc exits
@@ -33,20 +37,20 @@ lint: build
 	@$(call timed,lint,npx eslint .)
 
 # What a crashed earlier run left behind (labs whose owner process is gone); never a live lab.
-sweep-stale: build
+sweep-stale: deps build
 	@./bin/tortie lab down --stale || echo "make: warning: sweeping stale labs failed (see above); continuing" >&2
 
 # Unit and real-kernel tests.
-test: build lint sweep-stale
+test: deps build lint sweep-stale
 	@$(call timed,tests,$(NODE) scripts/run-tests.mjs all)
 
 test-unit: build
 	@$(call timed,unit tests,$(NODE) scripts/run-tests.mjs unit)
 
-test-integration: build sweep-stale
+test-integration: deps build sweep-stale
 	@$(call timed,integration tests,$(NODE) scripts/run-tests.mjs integration)
 
-demo: build
+demo: deps build
 	@./bin/tortie lab demo
 
 fuzz: build
@@ -58,7 +62,7 @@ bench-bgp: build
 bench: build
 	@for b in dist/bench/*.js; do $(NODE) $$b || exit 1; done
 
-sweep: build
+sweep: deps build
 	@./bin/tortie lab down --all
 
 clean:

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need and is missing: Debian packages, then node_modules.
 # Safe to run twice: it only installs what is absent.
+#   install-deps.sh           everything the build, the tests, the lab and the demo run (root to install)
+#   install-deps.sh --build   only what compiling and the unit tests need (make, cc, node_modules):
+#                             `make build` and `make test-unit` work without root once those are there
 set -euo pipefail
+mode=all
+case "${1:-}" in
+  '') ;;
+  --build) mode=build ;;
+  *) echo "install-deps: unknown argument '$1' (use --build for the build's needs only)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -21,6 +30,12 @@ declare -A NEED=(
   # installed where no kubectl is, and a newer one (as on the dev machines) is kept.
   [kubectl]=kubernetes-client
 )
+if [ "$mode" = build ]; then
+  declare -A BUILD_NEED=([make]=make [cc]=gcc)
+  unset NEED
+  declare -A NEED
+  for k in "${!BUILD_NEED[@]}"; do NEED[$k]=${BUILD_NEED[$k]}; done
+fi
 missing=()
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")

@@ -6,7 +6,7 @@
  * then the pool switched to VXLAN without restarting anything and the ping again.
  */
 import { agentStart, podAdd, labStatus } from './lab.js';
-import { labDown } from './teardown.js';
+import { labDown, sweepStale } from './teardown.js';
 import { labUp } from './up.js';
 import { AGENT_HEALTH_PORT, tortieArgv } from './agent.js';
 import { birdcArgv } from './bird.js';
@@ -97,6 +97,10 @@ export const demoSteps: DemoStep[] = [
     title: `Bring up a ${NODES}-node lab with etcd and a BIRD peer`,
     required: true,
     async run(ctx) {
+      // A demo that crashed (or was killed) left its lab behind with a dead owner: sweep it, as
+      // `make test` does, instead of refusing with "already exists". A live or kept lab stays.
+      const swept = await sweepStale();
+      if (swept.length) ctx.out(`swept stale labs left by an earlier run: ${swept.join(', ')}`);
       ctx.lab = await labUp({ name: ctx.name, nodes: NODES, birdPeer: true, ownerPid: ctx.keep ? 0 : process.pid });
       ctx.out(`fabric 198.18.0.0/24, etcd ${ctx.lab.etcd!.endpoint}, BIRD ${ctx.lab.bird!.ip} (AS ${ctx.lab.bird!.asNumber}, route reflector)`);
     },
