@@ -19,6 +19,14 @@ export { podToWorkloadEndpoint, vethNameForWorkload, isFinished, podIPStrings } 
 export { k8sNodeToCalico } from './conversion/node.js';
 export { namespaceToProfile, serviceAccountToProfile } from './conversion/profile.js';
 export { crdToV3 } from './conversion/crd.js';
+export {
+  kubernetesNetworkPolicyToCalico,
+  kubernetesNetworkPolicyAsNetworkPolicy,
+  k8sSelectorToCalico,
+  knpPolicyName,
+  convertUid,
+} from './conversion/networkpolicy.js';
+export type { CalicoNetworkPolicyResource, CalicoRule, CalicoEntityRule, KubernetesNetworkPolicyConversion } from './conversion/networkpolicy.js';
 
 /**
  * The backend calico-node would use with DATASTORE_TYPE=kubernetes: credentials from

@@ -7,10 +7,11 @@
  * Profile (namespaces + serviceaccounts), KubernetesNetworkPolicy (networking.k8s.io). The rest
  * are Calico CRDs in crd.projectcalico.org/v1.
  */
-import { canonicalKey, type ResourceKind } from '../model/index.js';
+import { canonicalKey, validateResource, type ResourceKind } from '../model/index.js';
 import type { BackendItem, ResourceScope } from '../types.js';
 import { crdToV3 } from './conversion/crd.js';
 import { ConversionError, type K8sObject, type Namespace, type Node, type Pod, type ServiceAccount, type Warn } from './conversion/k8stypes.js';
+import { kubernetesNetworkPolicyToCalico } from './conversion/networkpolicy.js';
 import { k8sNodeToCalico } from './conversion/node.js';
 import { hasAddresses, podToWorkloadEndpoint } from './conversion/pod.js';
 import { namespaceProfileName, namespaceToProfile, serviceAccountProfileName, serviceAccountToProfile } from './conversion/profile.js';
@@ -144,11 +145,24 @@ const serviceAccountSource: Source = {
   },
 };
 
+/**
+ * Kubernetes NetworkPolicy is delivered as it is (the model's KubernetesNetworkPolicy); consumers
+ * get Calico's meaning of it from conversion/networkpolicy.ts. The conversion also runs here, as
+ * in calico-node's Kubernetes backend, so what Calico logs (rules it drops, CIDRs it cannot
+ * parse) is logged and counted at watch time; a policy Calico refuses outright (a uid that is
+ * not a UUID) becomes a decode error, so it is absent as it is in Calico.
+ */
 const k8sNetworkPolicySource: Source = {
   api: { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies' },
-  convert(obj) {
+  convert(obj, ctx) {
     const key = canonicalKey('KubernetesNetworkPolicy', obj.metadata.name, obj.metadata.namespace);
-    return itemOf('KubernetesNetworkPolicy', key, obj, () => ({ ...crdToV3(obj, 'KubernetesNetworkPolicy'), apiVersion: 'networking.k8s.io/v1' }));
+    return itemOf('KubernetesNetworkPolicy', key, obj, () => {
+      const value = { ...crdToV3(obj, 'KubernetesNetworkPolicy'), apiVersion: 'networking.k8s.io/v1' };
+      // Objects the model rejects are reported by the syncer; only valid ones are converted.
+      const v = validateResource('KubernetesNetworkPolicy', value);
+      if (v.ok) for (const w of kubernetesNetworkPolicyToCalico(v.resource).warnings) ctx.warn(w);
+      return value;
+    });
   },
 };
 

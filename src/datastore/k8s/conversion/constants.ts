@@ -51,3 +51,12 @@ export const NODE_ANNOTATIONS = {
 
 /** Calico-only labels of a Node, as JSON, kept apart from the Kubernetes labels. */
 export const CALICO_LABELS_ANNOTATION = 'projectcalico.org/labels';
+
+/**
+ * Kubernetes NetworkPolicy → Calico NetworkPolicy (libcalico-go/lib/names/policy.go and
+ * k8s/conversion/conversion.go): the Calico policy is named `knp.default.<name>`, lives in the
+ * default tier and is ordered at 1000, after any Calico policy with a lower order in that tier.
+ */
+export const K8S_NETWORK_POLICY_NAME_PREFIX = 'knp.default.';
+export const DEFAULT_TIER = 'default';
+export const K8S_NETWORK_POLICY_ORDER = 1000;

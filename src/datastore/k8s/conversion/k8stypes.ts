@@ -36,6 +36,27 @@ export type Node = K8sObject & {
   status?: { addresses?: Array<{ type?: string; address?: string }> };
 };
 
+/** networking.k8s.io/v1 NetworkPolicy, the fields the conversion reads. */
+export type K8sLabelSelector = {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+};
+export type K8sNetworkPolicyPeer = {
+  podSelector?: K8sLabelSelector;
+  namespaceSelector?: K8sLabelSelector;
+  ipBlock?: { cidr: string; except?: string[] };
+};
+export type K8sNetworkPolicyPort = { protocol?: string; port?: number | string; endPort?: number };
+export type K8sNetworkPolicy = {
+  metadata: ObjectMeta;
+  spec?: {
+    podSelector?: K8sLabelSelector;
+    policyTypes?: string[];
+    ingress?: Array<{ from?: K8sNetworkPolicyPeer[]; ports?: K8sNetworkPolicyPort[] }>;
+    egress?: Array<{ to?: K8sNetworkPolicyPeer[]; ports?: K8sNetworkPolicyPort[] }>;
+  };
+};
+
 export type Namespace = K8sObject;
 export type ServiceAccount = K8sObject;
 
