@@ -1,6 +1,8 @@
 /**
  * The calc graph: the one place where datastore updates and BGP best paths become this node's
- * desired dataplane and BGP state. Pure apart from calling its sinks; no I/O, no timers.
+ * desired dataplane and BGP state. Pure apart from calling its sinks; no I/O, no timers. It is an
+ * ordered list of calculators (calculator.ts), each run when a topic it reads changed; their
+ * typed messages go through the event sequencer to the sinks.
  *
  *   syncer batches ──▶ ClusterState.apply ──▶ touched topics
  *                                              │
@@ -15,16 +17,24 @@
  *                                   ▼                              ▼
  *                           DataplaneSink (diffs only)          BgpSink
  *
- * Several sources may want the same destination (a workload /32 inside a BGP-learned prefix is a
- * different destination; the same block from IPAM and from BGP is the same one). The resolver
- * keeps every candidate and emits the winner by class priority, so removing one source reveals
- * the next instead of leaving a hole.
+ *   policies, profiles, tiers, endpoints, network sets ──▶ policy calculator (policy/)
+ *     ──▶ IP set, policy, profile and endpoint messages ──▶ PolicySink
+ *
+ * The route resolver (routing/route-resolver.ts) keeps every candidate per destination and emits
+ * the winner by class priority, so removing one source reveals the next instead of leaving a hole.
  */
-import type { DesiredRoute, IpipDeviceSpec, RemoteVtep, RouteClass, VxlanDeviceSpec } from '../dataplane/types.js';
+import type { DesiredRoute, IpipDeviceSpec, RemoteVtep, VxlanDeviceSpec } from '../proto/routing.js';
+import type { PolicyMessage } from '../proto/policy.js';
 import type { Update } from '../datastore/syncer.js';
-import { desiredBgp, kernelRouteForBgp, type BgpUnavailable, type DesiredBgp } from './bgp.js';
+import type { BgpUnavailable, DesiredBgp } from './bgp.js';
+import { reads, type CalcMessage, type Calculator, type Changes, type Topic } from './calculator.js';
 import { ClusterState, nothingTouched, type Touched } from './cluster.js';
-import { blockRoutes, ipipDevice, remoteVteps, vxlanDevice, workloadRoutes, type RoutingConfig } from './routes.js';
+import { POLICY_KINDS, PolicyCalc } from './policy/calculator.js';
+import type { PolicyCalculator, PolicyProblem } from './policy/policy-calc.js';
+import { BgpRoutes, BlockRoutes, DesiredBgpCalc, Devices, RouteFlush, WorkloadRoutes } from './routing/calculators.js';
+import { RouteResolver } from './routing/route-resolver.js';
+import { EventSequencer } from './sequencer.js';
+import type { RoutingConfig } from './routes.js';
 
 /** What the dataplane driver accepts; `Dataplane` implements it. */
 export interface DataplaneSink {
@@ -40,50 +50,65 @@ export interface BgpSink {
   setDesiredBgp(d: DesiredBgp | BgpUnavailable): void;
 }
 
+/** Receives one round's policy messages, already in dependency order. */
+export interface PolicySink {
+  onPolicyMessages(msgs: readonly PolicyMessage[]): void;
+}
+
 export interface CalcConfig extends RoutingConfig {
   /** calico-node's `AS` env: this node's AS when its Node resource has none. */
   defaultAsNumber?: number;
+  /** Called for a policy resource that cannot be computed (logged and counted by the caller). */
+  onPolicyProblem?: (p: PolicyProblem) => void;
 }
 
-/** Lower wins when two sources want the same destination. */
-const CLASS_PRIORITY: Readonly<Record<RouteClass, number>> = {
-  workload: 0,
-  'local-block': 1,
-  vxlan: 2,
-  ipip: 2,
-  'no-encap': 2,
-  bgp: 3,
-};
+export interface CalcSinks {
+  dataplane: DataplaneSink;
+  bgp?: BgpSink;
+  policy?: PolicySink;
+}
 
-const BLOCKS_SOURCE = 'blocks';
+const TOUCHED_TOPICS: readonly Exclude<keyof Touched, 'localEndpoints'>[] = ['pools', 'nodes', 'blocks', 'affinities', 'bgpConfig', 'bgpPeers'];
 
 export class CalcGraph {
   readonly state: ClusterState;
   private pending: Touched = nothingTouched();
-  /** source → its routes by dst. Sources: `wep:<key>`, `blocks`, `bgp:<prefix>`. */
-  private readonly bySource = new Map<string, Map<string, DesiredRoute>>();
-  /** dst → candidates by source. */
-  private readonly candidates = new Map<string, Map<string, DesiredRoute>>();
-  private readonly emittedRoutes = new Map<string, string>();
-  private readonly dirtyDsts = new Set<string>();
-  private readonly bgpBest = new Map<string, string | undefined>();
+  private readonly bgpBest = new Map<string, string>();
   private readonly dirtyBgp = new Set<string>();
-  private readonly emittedVteps = new Map<string, string>();
-  private emittedVxlan = 'none';
-  private emittedIpip = 'none';
-  private emittedBgp = '';
+  private readonly resolver = new RouteResolver();
+  private readonly sequencer = new EventSequencer();
+  private readonly calculators: readonly Calculator[];
+  private readonly policyCalc: PolicyCalc;
+  /** Seconds per round, for felix_calc_graph_update_time_seconds (the caller observes). */
+  onRoundTime?: (seconds: number) => void;
 
   constructor(
     readonly cfg: CalcConfig,
-    private readonly sinks: { dataplane: DataplaneSink; bgp?: BgpSink },
+    private readonly sinks: CalcSinks,
   ) {
     this.state = new ClusterState(cfg.nodeName);
+    this.policyCalc = new PolicyCalc({ nodeName: cfg.nodeName, ...(cfg.onPolicyProblem ? { onProblem: cfg.onPolicyProblem } : {}) });
+    // Order matters: route sources before the resolver's flush, devices before routes.
+    this.calculators = [
+      new WorkloadRoutes(this.resolver),
+      new BlockRoutes(this.resolver, cfg),
+      new BgpRoutes(this.resolver, this.bgpBest, cfg.uplinkDevice),
+      new Devices(cfg),
+      new RouteFlush(this.resolver),
+      ...(sinks.bgp ? [new DesiredBgpCalc(cfg.networkingBackend, cfg.defaultAsNumber)] : []),
+      ...(sinks.policy ? [this.policyCalc] : []),
+    ];
+  }
+
+  /** The policy side's state, for metrics and `tortie status policy`. */
+  get policy(): PolicyCalculator {
+    return this.policyCalc.policy;
   }
 
   /** Feeds one syncer batch; the resulting changes reach the sinks before this returns. */
   onUpdates(batch: readonly Update[]): void {
     this.state.apply(batch, this.pending);
-    this.flush();
+    this.round(batch);
   }
 
   /** Feeds BGP best-path changes: a prefix with its new next hop, or without one when withdrawn. */
@@ -93,7 +118,7 @@ export class CalcGraph {
       else this.bgpBest.delete(c.prefix);
       this.dirtyBgp.add(c.prefix);
     }
-    this.flush();
+    this.round([]);
   }
 
   /** Number of this node's workload endpoints (felix_active_local_endpoints). */
@@ -101,135 +126,59 @@ export class CalcGraph {
     return this.state.localEndpoints.size;
   }
 
-  /** The routes currently emitted, by class (tortie_routes_programmed is the dataplane's). */
+  /** The routes currently emitted (tortie_routes_programmed is the dataplane's). */
   desiredRoutes(): DesiredRoute[] {
-    const out: DesiredRoute[] = [];
-    for (const dst of this.emittedRoutes.keys()) {
-      const w = this.winner(dst);
-      if (w) out.push(w);
-    }
-    return out;
+    return this.resolver.emittedRoutes();
   }
 
-  private flush(): void {
+  private round(batch: readonly Update[]): void {
+    const t0 = performance.now();
     const t = this.pending;
     this.pending = nothingTouched();
-    const s = this.state;
-
-    for (const key of t.localEndpoints) {
-      const wep = s.localEndpoints.get(key);
-      this.setSource(`wep:${key}`, wep ? workloadRoutes(wep) : []);
-    }
-    const routingTopology = t.pools || t.nodes || t.blocks || t.affinities;
-    if (routingTopology) {
-      this.setSource(BLOCKS_SOURCE, blockRoutes(s, this.cfg));
-      for (const p of this.bgpBest.keys()) this.dirtyBgp.add(p);
-    }
-    if (this.dirtyBgp.size) {
-      const local = new Set(s.localBlocks());
-      for (const prefix of this.dirtyBgp) {
-        const nh = this.bgpBest.get(prefix);
-        const r = nh ? kernelRouteForBgp(prefix, nh, s, local, this.cfg.uplinkDevice) : undefined;
-        this.setSource(`bgp:${prefix}`, r ? [r] : []);
-      }
-      this.dirtyBgp.clear();
-    }
-    if (t.pools || t.nodes) this.flushDevices();
-    this.flushRoutes();
-    if (this.sinks.bgp && (t.nodes || t.bgpConfig || t.bgpPeers || routingTopology)) {
-      const d = desiredBgp(s, this.cfg.networkingBackend, this.cfg.defaultAsNumber);
-      const j = JSON.stringify(d);
-      if (j !== this.emittedBgp) {
-        this.emittedBgp = j;
-        this.sinks.bgp.setDesiredBgp(d);
-      }
-    }
+    const topics = new Set<Topic>();
+    for (const k of TOUCHED_TOPICS) if (t[k]) topics.add(k);
+    if (t.localEndpoints.size) topics.add('localEndpoints');
+    if (this.dirtyBgp.size) topics.add('bgpBest');
+    if (batch.some((u) => POLICY_KINDS.has(u.kind))) topics.add('policy');
+    const changes: Changes = { topics, localEndpoints: t.localEndpoints, bgpBest: new Set(this.dirtyBgp), batch };
+    this.dirtyBgp.clear();
+    for (const c of this.calculators) if (reads(c, changes)) c.recompute(this.state, changes, this.sequencer.emit);
+    if (this.sequencer.pending) this.deliver(this.sequencer.drain());
+    this.onRoundTime?.((performance.now() - t0) / 1000);
   }
 
-  private flushDevices(): void {
+  private deliver(classes: CalcMessage[][]): void {
     const dp = this.sinks.dataplane;
-    const vx = vxlanDevice(this.state, this.cfg);
-    const vxj = vx ? JSON.stringify(vx) : 'none';
-    if (vxj !== this.emittedVxlan) {
-      this.emittedVxlan = vxj;
-      dp.setVxlanDevice(vx);
-    }
-    const ip = ipipDevice(this.state, this.cfg);
-    const ipj = ip ? JSON.stringify(ip) : 'none';
-    if (ipj !== this.emittedIpip) {
-      this.emittedIpip = ipj;
-      dp.setIpipDevice(ip);
-    }
-    const vteps = new Map(remoteVteps(this.state).map((v) => [v.node, v]));
-    for (const [node, v] of vteps) {
-      const j = JSON.stringify(v);
-      if (this.emittedVteps.get(node) !== j) {
-        this.emittedVteps.set(node, j);
-        dp.setVtep(v);
+    for (const msgs of classes) {
+      let policy: PolicyMessage[] | undefined;
+      for (const m of msgs) {
+        switch (m.type) {
+          case 'route-update':
+            dp.setRoute(m.route);
+            break;
+          case 'route-remove':
+            dp.deleteRoute(m.dst);
+            break;
+          case 'vxlan-device':
+            dp.setVxlanDevice(m.spec);
+            break;
+          case 'ipip-device':
+            dp.setIpipDevice(m.spec);
+            break;
+          case 'vtep-update':
+            dp.setVtep(m.vtep);
+            break;
+          case 'vtep-remove':
+            dp.deleteVtep(m.node);
+            break;
+          case 'desired-bgp':
+            this.sinks.bgp?.setDesiredBgp(m.bgp);
+            break;
+          default:
+            (policy ??= []).push(m);
+        }
       }
+      if (policy) this.sinks.policy?.onPolicyMessages(policy);
     }
-    for (const node of [...this.emittedVteps.keys()]) {
-      if (!vteps.has(node)) {
-        this.emittedVteps.delete(node);
-        dp.deleteVtep(node);
-      }
-    }
-  }
-
-  private setSource(source: string, routes: readonly DesiredRoute[]): void {
-    const prev = this.bySource.get(source);
-    const next = new Map(routes.map((r) => [r.dst, r]));
-    if (prev) {
-      for (const dst of prev.keys()) {
-        if (next.has(dst)) continue;
-        const c = this.candidates.get(dst);
-        c?.delete(source);
-        if (c && c.size === 0) this.candidates.delete(dst);
-        this.dirtyDsts.add(dst);
-      }
-    }
-    for (const [dst, r] of next) {
-      let c = this.candidates.get(dst);
-      if (!c) this.candidates.set(dst, (c = new Map()));
-      c.set(source, r);
-      this.dirtyDsts.add(dst);
-    }
-    if (next.size) this.bySource.set(source, next);
-    else this.bySource.delete(source);
-  }
-
-  private winner(dst: string): DesiredRoute | undefined {
-    const c = this.candidates.get(dst);
-    if (!c) return undefined;
-    let best: DesiredRoute | undefined;
-    let bestSource = '';
-    for (const [source, r] of c) {
-      const better =
-        !best ||
-        CLASS_PRIORITY[r.class] < CLASS_PRIORITY[best.class] ||
-        (CLASS_PRIORITY[r.class] === CLASS_PRIORITY[best.class] && source < bestSource);
-      if (better) {
-        best = r;
-        bestSource = source;
-      }
-    }
-    return best;
-  }
-
-  private flushRoutes(): void {
-    const dp = this.sinks.dataplane;
-    for (const dst of this.dirtyDsts) {
-      const w = this.winner(dst);
-      const j = w ? JSON.stringify(w) : undefined;
-      if (j === this.emittedRoutes.get(dst)) continue;
-      if (w && j) {
-        this.emittedRoutes.set(dst, j);
-        dp.setRoute(w);
-      } else {
-        this.emittedRoutes.delete(dst);
-        dp.deleteRoute(dst);
-      }
-    }
-    this.dirtyDsts.clear();
   }
 }

@@ -8,8 +8,9 @@
  *
  *   one apply pass:
  *     list links ─▶ [resync: read routes / neigh+FDB / sysctls back]
- *     ─▶ links create/update ─▶ VTEP neigh+FDB add ─▶ sysctls ─▶ routes (del, then add)
- *     ─▶ VTEP neigh+FDB delete ─▶ links delete            (removals in reverse order)
+ *     ─▶ the reconciler table (reconciler-table.ts), beside the interface sysctls:
+ *        links create/update ─▶ VTEP neigh+FDB add ─▶ routes (del, then add)
+ *        ─▶ VTEP neigh+FDB delete ─▶ links delete          (removals in reverse order)
  *
  * Passes are serialised, throttled (MIN_APPLY_INTERVAL_MS) and, on failure, retried with
  * exponential backoff after a full read-back of the kernel. Nothing is written before the
@@ -25,6 +26,7 @@ import { LinkReconciler } from './link-reconciler.js';
 import { NeighReconciler } from './neigh-reconciler.js';
 import { SysctlReconciler } from './sysctl-reconciler.js';
 import type { KernelEvent } from './monitor.js';
+import { runTable, type ReconcilerStep } from './reconciler-table.js';
 import { DEFAULT_ROUTE_PROTOCOLS, type DesiredRoute, type IpipDeviceSpec, type RemoteVtep, type RouteProtocols, type VxlanDeviceSpec } from './types.js';
 import { errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -119,6 +121,31 @@ export class Dataplane {
   private passStartedAt: number | undefined;
   private readonly idleWaiters: (() => void)[] = [];
   private rejected = 0;
+
+  /** The apply order (reconciler-table.ts): updates top to bottom, deletions bottom to top. */
+  private readonly table: readonly ReconcilerStep[] = [
+    {
+      name: 'links',
+      updates: async () => {
+        const r = await this.links.applyUpdates();
+        if (r.changed) {
+          // A created or re-created device starts empty: re-read what lives on it.
+          this.feedLinks(await this.kernel.links.list());
+          this.resyncDue.add('routes').add('neigh');
+          await this.resyncDueParts();
+        }
+        return r;
+      },
+      deletions: async () => {
+        const r = await this.links.applyDeletions();
+        if (r.changed) this.feedLinks(await this.kernel.links.list());
+        return r;
+      },
+    },
+    { name: 'vteps', updates: () => this.neigh.applyUpdates(), deletions: () => this.neigh.applyDeletions() },
+    // Routes delete and add in one step: a replaced route must never leave a gap.
+    { name: 'routes', updates: () => this.routes.apply() },
+  ];
 
   constructor(opts: DataplaneOptions) {
     this.kernel = opts.kernel;
@@ -370,20 +397,7 @@ export class Dataplane {
       })();
       const mainChain = (async (): Promise<void> => {
         await this.resyncDueParts();
-        const lu = await this.links.applyUpdates();
-        add(lu);
-        if (lu.changed) {
-          // A created or re-created device starts empty: re-read what lives on it.
-          this.feedLinks(await this.kernel.links.list());
-          this.resyncDue.add('routes').add('neigh');
-          await this.resyncDueParts();
-        }
-        add(await this.neigh.applyUpdates());
-        add(await this.routes.apply());
-        add(await this.neigh.applyDeletions());
-        const ld = await this.links.applyDeletions();
-        add(ld);
-        if (ld.changed) this.feedLinks(await this.kernel.links.list());
+        await runTable(this.table, add);
       })();
       const settled = await Promise.allSettled([sysctlChain, mainChain]);
       for (const r of settled) if (r.status === 'rejected') throw r.reason;
