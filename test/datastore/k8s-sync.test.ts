@@ -32,9 +32,10 @@ test('snapshot: InSync only after every scope listed; local, addressed pods only
     for (const never of ['hostnet-1', 'pending-1', 'done-1', 'far-1']) {
       assert.ok(![...ever].some((k) => k.includes(never)), `${never} never reaches consumers`);
     }
-    // Pods are requested for this node only; every other kind cluster-wide.
+    // Pods are requested for this node only; every other kind cluster-wide. The pod watch opens
+    // after its list, possibly after InSync, so wait for it rather than assume it is there.
+    await waitFor(() => h.server.requests.filter((r) => r.path === '/api/v1/pods').length >= 2, 'the pod list and the pod watch requests');
     const podReqs = h.server.requests.filter((r) => r.path === '/api/v1/pods');
-    assert.ok(podReqs.length >= 2);
     for (const r of podReqs) assert.equal(r.query.fieldSelector, `spec.nodeName=${NODE}`);
     for (const r of h.server.requests.filter((x) => x.path !== '/api/v1/pods')) assert.equal(r.query.fieldSelector, undefined);
 
