@@ -97,6 +97,11 @@ export interface PolicyBody {
   /** preDNAT: rendered into the mangle table. */
   readonly preDnat: boolean;
   readonly applyOnForward: boolean;
+  /**
+   * The policy's selector as written (Felix's Policy.OriginalSelector). The dataplane groups
+   * consecutive policies with equal selectors into shared chains (`cali-gi-` / `cali-go-`).
+   */
+  readonly originalSelector?: string;
 }
 
 export interface ProfileBody {
