@@ -16,7 +16,8 @@
  * Health: ready = the dataplane's first apply after sync is done; live = no apply pass has been
  * running longer than Felix's dataplane watchdog (90 s).
  */
-import { Gauge } from 'prom-client';
+import { Gauge, Summary } from 'prom-client';
+import { DatastoreMetrics } from '../datastore/metrics.js';
 import { CalcGraph, type BgpSink } from '../calc/graph.js';
 import { createNodeDataplane, DEFAULT_ROUTE_PROTOCOLS, type NodeDataplane } from '../dataplane/index.js';
 import type { Update } from '../datastore/syncer.js';
@@ -28,6 +29,7 @@ import type { AgentComponent, AgentContext } from './component.js';
 import type { DatastoreComponent } from './datastore-component.js';
 import type { NodeComponent } from './node-component.js';
 import { StaleBgpRoutes, readKernelBgpRoutes, type BestRoute } from './stale-bgp-routes.js';
+import { describeEndpointPolicy } from './policy-status.js';
 
 /** Felix's dataplane watchdog: an apply pass running this long means the loop is stuck. */
 export const DATAPLANE_WATCHDOG_MS = 90_000;
@@ -57,6 +59,8 @@ export class RoutingComponent implements AgentComponent {
   private pendingBgp: (readonly Update[])[] = [];
   private staleBuffer: BestRoute[][] = [];
   private ipipLogged = false;
+  /** Policy messages the calc produced (debug aid until the policy dataplane consumes them). */
+  policyMessages = 0;
 
   constructor(
     private readonly config: AgentConfig,
@@ -110,9 +114,26 @@ export class RoutingComponent implements AgentComponent {
         ...(c.vxlanMtu ? { vxlanMtu: c.vxlanMtu } : {}),
         ...(c.ipInIpMtu ? { ipipMtu: c.ipInIpMtu } : {}),
         ...(c.as !== undefined ? { defaultAsNumber: c.as } : {}),
+        onPolicyProblem: (p) => {
+          DatastoreMetrics.forRegistry(ctx.registry).invalidResources.inc({ kind: p.kind });
+          ctx.logger.warn({ resource: p.key, kind: p.kind, problem: p.message }, `policy ${p.key}: ${p.message}`);
+        },
       },
-      { dataplane: this.node.dataplane, ...(this.bgp ? { bgp: this.bgp } : {}) },
+      {
+        dataplane: this.node.dataplane,
+        ...(this.bgp ? { bgp: this.bgp } : {}),
+        // The policy dataplane (iptables, ipsets) consumes these; until it runs, the resolved
+        // policy is served from the calc state (`tortie status policy`, felix_active_local_*).
+        policy: { onPolicyMessages: (msgs) => this.policyMessages += msgs.length },
+      },
     );
+    const calcTime = new Summary({
+      name: 'felix_calc_graph_update_time_seconds',
+      help: 'Seconds to update the calculation graph for each datastore OnUpdate call.',
+      percentiles: [0.5, 0.9, 0.99],
+      registers: [ctx.registry],
+    });
+    this.calc.onRoundTime = (s) => calcTime.observe(s);
     ctx.logger.info({ uplink: addr?.iface, uplinkMtu, backend: c.networkingBackend }, 'routing calculation ready');
     for (const b of this.staleBuffer.splice(0)) this.calc.onBgpBest(b);
     for (const b of this.pendingFelix.splice(0)) this.calc.onUpdates(b);
@@ -127,6 +148,31 @@ export class RoutingComponent implements AgentComponent {
         this.set(calc.localEndpointCount);
       },
     });
+    new Gauge({
+      name: 'felix_active_local_policies',
+      help: 'Number of active policies on this host.',
+      registers: [ctx.registry],
+      collect() {
+        this.set(calc.policy.activePolicyCount);
+      },
+    });
+    new Gauge({
+      name: 'felix_active_local_selectors',
+      help: 'Number of active selectors on this host.',
+      registers: [ctx.registry],
+      collect() {
+        this.set(calc.policy.activeSelectorCount);
+      },
+    });
+    new Gauge({
+      name: 'felix_cluster_num_tiers',
+      help: 'Total number of Calico tiers in the cluster.',
+      registers: [ctx.registry],
+      collect() {
+        this.set(calc.policy.tiers.count);
+      },
+    });
+    ctx.control.handle('policy.endpoint', (params) => describeEndpointPolicy(calc.policy, params));
 
     // Keep the previous instance's BGP routes until BGP has re-converged (stale-bgp-routes.ts).
     try {

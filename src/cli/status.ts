@@ -9,6 +9,7 @@ import { UserError, errorMessage } from '../util/errors.js';
 import { formatNodeStatus, formatNoBgp, formatRoutes } from '../bgp/status.js';
 import type { PeerStatus } from '../bgp/speaker/peer.js';
 import type { PrefixView } from '../bgp/rib/index.js';
+import { formatEndpointPolicy, type EndpointPolicyView } from '../agent/policy-status.js';
 
 interface PeersResult {
   routerId: string;
@@ -56,5 +57,17 @@ export function register(program: Command): void {
       const r = await call<{ routes: PrefixView[] }>(o.socket, 'bgp.routes', prefix ? { prefix } : undefined);
       if (r === 'no-bgp') throw new UserError('the agent is running without BGP: no routes to show', { exitCode: 1 });
       process.stdout.write(o.json ? JSON.stringify(r.routes, null, 2) + '\n' : formatRoutes(r.routes));
+    });
+  status
+    .command('policy <target>')
+    .description('the policies and profiles that apply to a local pod, tier by tier, with their chains (<namespace>/<pod>; takes --socket/--json of status)')
+    .action(async (target: string) => {
+      const o = status.opts<{ socket: string; json?: boolean }>();
+      const slash = target.indexOf('/');
+      if (slash <= 0 || slash === target.length - 1) throw new UserError(`'${target}' is not <namespace>/<pod>`, { code: 'E_USAGE', exitCode: 2 });
+      const params = { namespace: target.slice(0, slash), pod: target.slice(slash + 1) };
+      const r = await call<EndpointPolicyView>(o.socket, 'policy.endpoint', params);
+      if (r === 'no-bgp') throw new UserError('the agent does not serve policy status (an older agent, or a standalone bgp-speaker)', { exitCode: 1 });
+      process.stdout.write(o.json ? JSON.stringify(r, null, 2) + '\n' : formatEndpointPolicy(r));
     });
 }

@@ -112,9 +112,7 @@ export class IpSetCalculator {
   }
 
   private matchedSelectors(itemId: string): string[] {
-    const out: string[] = [];
-    for (const sel of this.setsBySelector.keys()) if (this.index.matchesOf(sel).has(itemId)) out.push(sel);
-    return out;
+    return this.index.matchesOfItem(itemId);
   }
 
   private activate(def: IpSetDef): void {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Selector } from '../../datastore/selector.js';
 import { LabelIndex } from './label-index.js';
-import { prefilterOf } from './prefilter.js';
+import { prefilterCandidates } from './prefilter.js';
 
 /** Replays random item, parent and selector changes; after each, the index must equal brute force. */
 test('label index: incremental matches equal a brute-force evaluation after every random change', () => {
@@ -64,16 +64,25 @@ test('label index: incremental matches equal a brute-force evaluation after ever
   }
 });
 
-test('prefilters: the most selective required label, none under || or !', () => {
-  const pf = (s: string) => prefilterOf(Selector.parse(s));
-  assert.deepEqual(pf("projectcalico.org/namespace == 'a' && app == 'web'"), { key: 'app', value: 'web' });
-  assert.deepEqual(pf("projectcalico.org/namespace == 'a'"), { key: 'projectcalico.org/namespace', value: 'a' });
-  assert.deepEqual(pf('has(x) && y == "1"'), { key: 'y', value: '1' });
-  assert.deepEqual(pf('has(x)'), { key: 'x' });
-  assert.deepEqual(pf("a in {'1'}"), { key: 'a', value: '1' });
-  assert.deepEqual(pf("a in {'1', '2'}"), { key: 'a' });
-  assert.equal(pf("a == '1' || b == '2'"), undefined);
-  assert.equal(pf("!(a == '1')"), undefined);
-  assert.equal(pf("a != '1'"), undefined);
-  assert.equal(pf('all()'), undefined);
+test('prefilter candidates: the conditions of the top-level && chain, none under || or !', () => {
+  const pf = (s: string) => prefilterCandidates(Selector.parse(s));
+  assert.deepEqual(pf("projectcalico.org/namespace == 'a' && app == 'web'"), [{ key: 'projectcalico.org/namespace', value: 'a' }, { key: 'app', value: 'web' }]);
+  assert.deepEqual(pf('has(x) && y == "1"'), [{ key: 'x' }, { key: 'y', value: '1' }]);
+  assert.deepEqual(pf("a in {'1'}"), [{ key: 'a', value: '1' }]);
+  assert.deepEqual(pf("a in {'1', '2'}"), [{ key: 'a' }]);
+  assert.deepEqual(pf("a == '1' || b == '2'"), []);
+  assert.deepEqual(pf("!(a == '1')"), []);
+  assert.deepEqual(pf("a != '1'"), []);
+  assert.deepEqual(pf('all()'), []);
+});
+
+test('a new selector is tested only against the items its narrowest prefilter admits', () => {
+  const index = new LabelIndex({ onMatchStarted: () => undefined, onMatchStopped: () => undefined });
+  for (let i = 0; i < 100; i++) index.updateItem(`i${i}`, { ns: `n${i % 50}`, role: i % 2 ? 'db' : 'web' });
+  const sel = Selector.parse("role == 'db' && ns == 'n1'");
+  let calls = 0;
+  const counting = Object.create(sel, { matches: { value: (l: Record<string, string>) => (calls++, sel.matches(l)) } }) as Selector;
+  index.updateSelector('s', counting);
+  assert.deepEqual([...index.matchesOf('s')].sort(), ['i1', 'i51']);
+  assert.equal(calls, 2, 'ns == n1 admits 2 items, role == db 50: the narrower one is used');
 });

@@ -48,6 +48,7 @@ import {
   hostEndpointItem,
   networkPolicyToBackend,
   networkSetItem,
+  policyTypes,
   profileToBackend,
   workloadEndpointItem,
   type BackendPolicy,
@@ -237,8 +238,9 @@ export class PolicyCalculator {
       this.policies.delete(key);
     }
     this.dirtyPolicies.add(key);
-    // Endpoints it selected may change order, tier or types even when the selector does not.
-    for (const ep of this.local.matchesOf(key)) this.dirtyEndpoints.add(ep);
+    // The endpoints it selects list it by id, in order: they change only when what places it
+    // (id, order, types, doNotTrack / preDNAT / applyOnForward) changes, not with its rules.
+    if (!old || !p || placement(old) !== placement(p)) for (const ep of this.local.matchesOf(key)) this.dirtyEndpoints.add(ep);
     const sel: Selector | undefined = p ? parseSelectorCached(p.selector || 'all()') : undefined;
     if (!old || !p || old.selector !== p.selector) this.local.updateSelector(key, sel);
   }
@@ -325,6 +327,8 @@ export class PolicyCalculator {
       untracked: p.doNotTrack,
       preDnat: p.preDnat,
       applyOnForward: p.applyOnForward,
+      // Felix's policy groups share chains between policies with the same selector.
+      originalSelector: parseSelectorCached(p.selector || 'all()').toString(),
     };
     const json = JSON.stringify([p.id, body]);
     if (emitted && emitted.json === json) return;
@@ -403,6 +407,12 @@ export class PolicyCalculator {
     this.emittedEndpoints.set(key, { msg, json });
     out.push(msg);
   }
+}
+
+/** What decides where a policy appears in an endpoint's tiers. */
+function placement(p: BackendPolicy): string {
+  const t = policyTypes(p);
+  return JSON.stringify([p.id, p.order ?? null, t.ingress, t.egress, p.doNotTrack, p.preDnat, p.applyOnForward]);
 }
 
 /** Felix's WorkloadEndpointID for a v3 endpoint: orchestrator, `<namespace>/<pod>`, endpoint. */

@@ -12,24 +12,26 @@ export interface Prefilter {
   readonly value?: string;
 }
 
-/** Keys that hold few distinct values (namespaces): an equality on them admits many items. */
-const BROAD_KEYS = new Set(['projectcalico.org/namespace', 'projectcalico.org/orchestrator']);
-
-export function prefilterOf(sel: Selector): Prefilter | undefined {
+/**
+ * Every condition of the top-level `&&` chain that can serve as a prefilter. The label index
+ * picks the one that admits the fewest items it holds (a namespace equality in a namespaced
+ * policy is usually far narrower than `role == 'db'`).
+ */
+export function prefilterCandidates(sel: Selector): Prefilter[] {
   const terms: SelectorNode[] = [];
   collect(sel.ast, terms);
-  let best: Prefilter | undefined;
-  let bestScore = 0;
+  const out: Prefilter[] = [];
   for (const t of terms) {
     const c = candidate(t);
-    if (!c) continue;
-    const score = c.value === undefined ? 1 : BROAD_KEYS.has(c.key) ? 2 : 3;
-    if (score > bestScore) {
-      best = c;
-      bestScore = score;
-    }
+    if (c) out.push(c);
   }
-  return best;
+  return out;
+}
+
+/** The first equality, else the first presence condition: a choice made without item counts. */
+export function prefilterOf(sel: Selector): Prefilter | undefined {
+  const cs = prefilterCandidates(sel);
+  return cs.find((c) => c.value !== undefined) ?? cs[0];
 }
 
 function collect(n: SelectorNode, out: SelectorNode[]): void {
