@@ -140,38 +140,13 @@ export class RoutingComponent implements AgentComponent {
     for (const b of this.pendingBgp.splice(0)) this.calc.onUpdates(b);
 
     const calc = this.calc;
-    new Gauge({
-      name: 'felix_active_local_endpoints',
-      help: 'Number of active endpoints on this host.',
-      registers: [ctx.registry],
-      collect() {
-        this.set(calc.localEndpointCount);
-      },
-    });
-    new Gauge({
-      name: 'felix_active_local_policies',
-      help: 'Number of active policies on this host.',
-      registers: [ctx.registry],
-      collect() {
-        this.set(calc.policy.activePolicyCount);
-      },
-    });
-    new Gauge({
-      name: 'felix_active_local_selectors',
-      help: 'Number of active selectors on this host.',
-      registers: [ctx.registry],
-      collect() {
-        this.set(calc.policy.activeSelectorCount);
-      },
-    });
-    new Gauge({
-      name: 'felix_cluster_num_tiers',
-      help: 'Total number of Calico tiers in the cluster.',
-      registers: [ctx.registry],
-      collect() {
-        this.set(calc.policy.tiers.count);
-      },
-    });
+    // Felix's gauges, read from the calc state when Prometheus scrapes.
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({ name, help, registers: [ctx.registry], collect() { this.set(value()); } });
+    gauge('felix_active_local_endpoints', 'Number of active endpoints on this host.', () => calc.localEndpointCount);
+    gauge('felix_active_local_policies', 'Number of active policies on this host.', () => calc.policy.activePolicyCount);
+    gauge('felix_active_local_selectors', 'Number of active selectors on this host.', () => calc.policy.activeSelectorCount);
+    gauge('felix_cluster_num_tiers', 'Total number of Calico tiers in the cluster.', () => calc.policy.tiers.count);
     ctx.control.handle('policy.endpoint', (params) => describeEndpointPolicy(calc.policy, params));
 
     // Keep the previous instance's BGP routes until BGP has re-converged (stale-bgp-routes.ts).
