@@ -118,6 +118,14 @@ export interface DatastoreBackend {
    * Kubernetes: resourceVersion = afterRevision). Delivers events in order, then at most one error.
    */
   watch(scope: ResourceScope, afterRevision: string, sink: WatchSink): WatchHandle;
+  /**
+   * Optional: resolves when the history after `afterRevision` is still available, rejects with a
+   * `compacted` DatastoreError when it is not. etcd confirms a watch's creation before it cancels
+   * one that starts below the compaction point, so after an outage the syncer asks this before it
+   * counts a re-established watch as caught up (else it would report InSync, then find the
+   * compaction and start a second resync for the same outage).
+   */
+  verifyRevision?(scope: ResourceScope, afterRevision: string): Promise<void>;
   /** Releases connections. The backend is unusable afterwards. */
   close(): Promise<void>;
 }

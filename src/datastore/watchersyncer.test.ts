@@ -73,7 +73,9 @@ class FakeBackend implements DatastoreBackend {
         return;
       }
       if (Number(after) < this.compactedTo) {
-        sink.onError(new DatastoreError('compacted', 'compacted'));
+        // As etcd does: the watch is confirmed created, then cancelled for the compaction.
+        sink.onConnected?.();
+        setTimeout(() => sink.onError(new DatastoreError('compacted', 'compacted')), 2);
         return;
       }
       sink.onConnected?.();
@@ -83,6 +85,10 @@ class FakeBackend implements DatastoreBackend {
     });
     return { close: () => void this.sinks.delete(entry) };
   }
+  verifyRevision = async (_scope: ResourceScope, after: string): Promise<void> => {
+    if (this.down) throw new DatastoreError('transient', 'connection refused');
+    if (Number(after) < this.compactedTo) throw new DatastoreError('compacted', 'compacted');
+  };
   async close(): Promise<void> {}
 }
 

@@ -149,7 +149,32 @@ class ScopeWatcher {
       if (established) return;
       established = true;
       clearTimeout(createTimer);
-      this.connected();
+      if (this.lostSince === undefined || !this.backend.verifyRevision) {
+        this.connected();
+        return;
+      }
+      // Back after an outage: the watch being created does not yet say our revision survived.
+      // Bounded like the watch creation: a check that never answers is a lost connection.
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DatastoreError('transient', `revision check not answered within ${this.watchCreateTimeoutMs} ms`)), this.watchCreateTimeoutMs);
+        timer.unref();
+      });
+      Promise.race([this.backend.verifyRevision(this.scope, this.revision!), bounded]).finally(() => clearTimeout(timer)).then(
+        () => {
+          if (gen === this.generation) this.connected();
+        },
+        (e: unknown) => {
+          if (gen !== this.generation) return;
+          // Compacted: the server cancels this watch itself and its error re-lists the scope.
+          // Cancelling it from here as well would race that cancellation (etcd3 1.1.2 throws an
+          // uncaught exception for a watch the server already dropped, see etcd/backend.ts).
+          if (e instanceof DatastoreError && e.kind === 'compacted') return;
+          this.handle?.close();
+          this.handle = undefined;
+          this.failed(e, 'watch');
+        },
+      );
     };
     this.handle = this.backend.watch(this.scope, this.revision!, {
       onConnected: () => {

@@ -146,9 +146,15 @@ describe('tortie agent in a network namespace', { concurrency: false }, () => {
       assert.equal(live.status, 200, live.body);
       assert.equal((JSON.parse(live.body) as { live: boolean }).live, true);
 
-      const ready = curl('/readiness', 9099);
-      assert.equal(ready.status, 503, 'no datastore yet: the agent must not claim readiness');
-      const rb = JSON.parse(ready.body) as { ready: boolean; reason: string; components: { name: string; ready: boolean | null }[] };
+      // Components start one after another (node, then datastore): under load /liveness can
+      // answer before the datastore component has registered, so wait until it reports.
+      type Readiness = { ready: boolean; reason: string; components: { name: string; ready: boolean | null }[] };
+      const ready = await waitFor('the datastore component to report', () => {
+        const r = curl('/readiness', 9099);
+        assert.equal(r.status, 503, 'no datastore yet: the agent must never claim readiness');
+        return /datastore: /.test((JSON.parse(r.body) as Readiness).reason) ? r : undefined;
+      });
+      const rb = JSON.parse(ready.body) as Readiness;
       assert.equal(rb.ready, false);
       assert.match(rb.reason, /datastore: syncing \(felix WaitForDatastore/);
       assert.ok(rb.components.some((c) => c.name === 'datastore' && c.ready === false));

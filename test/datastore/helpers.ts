@@ -8,7 +8,7 @@
  *        syncer-child.ts                                    etcd :2379 (+ unix socket)
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -121,6 +121,8 @@ export function startSyncerChild(netns: string, endpoint: string, env: Record<st
   const waiters: { t: string; resolve: (m: ChildMessage) => void }[] = [];
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-20_000)));
+  // TT_CHILD_LOG=<file> keeps the child's whole log (with TT_LOG_LEVEL=debug) for a failure's post-mortem.
+  if (process.env.TT_CHILD_LOG) proc.stderr.on('data', (d: Buffer) => appendFileSync(process.env.TT_CHILD_LOG!, d));
   createInterface({ input: proc.stdout }).on('line', (line) => {
     let m: ChildMessage;
     try {

@@ -203,6 +203,18 @@ export class EtcdBackend implements DatastoreBackend {
     return { close: () => finish() };
   }
 
+  async verifyRevision(scope: ResourceScope, afterRevision: string): Promise<void> {
+    // A count-only range read at the watch's start revision fails exactly when that watch would
+    // be compacted. A start revision beyond the store's newest is "future": nothing was missed.
+    const startRevision = (BigInt(afterRevision) + 1n).toString();
+    try {
+      await this.client.getAll().prefix(scopePrefix(scope)).revision(startRevision).count();
+    } catch (e) {
+      if (/future revision/i.test(errorMessage(e))) return;
+      throw classifyEtcdError(e, `verify revision ${startRevision} of ${scopeName(scope)}`);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
