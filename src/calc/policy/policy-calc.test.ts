@@ -293,3 +293,56 @@ test('unenforced match fields are reported, not silently dropped', () => {
   assert.equal(problems.length, 1);
   assert.match(problems[0]!, /NetworkPolicy\/prod\/http-only: rule matches on http/);
 });
+
+test('IPv6: endpoint addresses land in the same selector set as host addresses, endpoints split their nets by family', () => {
+  const { feed } = calc();
+  const msgs = feed([
+    nsProfile('prod'),
+    add('WorkloadEndpoint', {
+      metadata: { name: 'node-1-k8s-v6-eth0', namespace: 'prod', labels: { 'projectcalico.org/namespace': 'prod', app: 'db' } },
+      spec: { node: 'node-1', orchestrator: 'k8s', pod: 'v6', endpoint: 'eth0', interfaceName: 'cali6000000000a', ipNetworks: ['10.65.0.7/32', 'fd00:10::7/128'], profiles: ['kns.prod'] },
+    }),
+    gnp('v6', { selector: 'all()', ingress: [{ action: 'Allow', ipVersion: 6, protocol: 'ICMPv6', icmp: { type: 128, code: 0 }, source: { selector: "app == 'db'", notNets: ['fd00:dead::/32'] } }] }),
+  ]);
+  const set = msgs.find((m) => m.type === 'ipset-update') as Extract<PolicyMessage, { type: 'ipset-update' }>;
+  assert.deepEqual(set.members, ['10.65.0.7', 'fd00:10::7']);
+  const ep = msgs.find((m) => m.type === 'workload-endpoint-update') as Extract<PolicyMessage, { type: 'workload-endpoint-update' }>;
+  assert.deepEqual(ep.endpoint.ipv4Nets, ['10.65.0.7/32']);
+  assert.deepEqual(ep.endpoint.ipv6Nets, ['fd00:10::7/128']);
+  const r = (msgs.find((m) => m.type === 'policy-update') as Extract<PolicyMessage, { type: 'policy-update' }>).policy.inboundRules[0]!;
+  assert.equal(r.ipVersion, 6);
+  assert.equal(r.protocol, 'icmpv6');
+  assert.deepEqual(r.icmp, { type: 128, code: 0 });
+  assert.deepEqual(r.notSrcNets, ['fd00:dead::/32']);
+});
+
+test('a policy added: its IP sets, itself and the endpoints it selects, nothing else', () => {
+  const { feed } = calc();
+  feed([nsProfile('prod'), wep('node-1', 'prod', 'a', '10.65.0.1', { app: 'web' }), wep('node-1', 'prod', 'b', '10.65.0.2', { app: 'other' }),
+    np('prod', 'first', { selector: 'all()', ingress: [{ action: 'Allow' }] })]);
+  const msgs = feed([np('prod', 'second', { selector: "app == 'web'", ingress: [{ action: 'Allow', source: { selector: "app == 'other'" } }] })]);
+  assert.deepEqual(types(msgs), ['ipset-update', 'policy-update', 'workload-endpoint-update']);
+  assert.deepEqual((msgs[2] as Extract<PolicyMessage, { type: 'workload-endpoint-update' }>).id.workload, 'prod/a');
+});
+
+test('host endpoints: doNotTrack and preDNAT policies in their own tier lists, never on workloads', () => {
+  const { feed } = calc();
+  const msgs = feed([
+    nsProfile('prod'),
+    wep('node-1', 'prod', 'a', '10.65.0.1', { role: 'x' }),
+    add('HostEndpoint', { metadata: { name: 'node-1-eth0', labels: { role: 'x' } }, spec: { node: 'node-1', interfaceName: 'eth0', expectedIPs: ['198.18.0.11'] } }),
+    gnp('untracked', { selector: "role == 'x'", doNotTrack: true, applyOnForward: true, ingress: [{ action: 'Allow' }] }),
+    gnp('prednat', { selector: "role == 'x'", preDNAT: true, applyOnForward: true, ingress: [{ action: 'Deny' }] }),
+    gnp('normal', { selector: "role == 'x'", applyOnForward: true, ingress: [{ action: 'Allow' }] }),
+  ]);
+  const hep = msgs.find((m) => m.type === 'host-endpoint-update') as Extract<PolicyMessage, { type: 'host-endpoint-update' }>;
+  const names = (ts: readonly TierInfo[]) => ts.flatMap((t) => t.ingressPolicies.map((p) => p.name));
+  assert.equal(hep.endpoint.name, 'eth0');
+  assert.deepEqual(names(hep.endpoint.tiers), ['normal']);
+  assert.deepEqual(names(hep.endpoint.untrackedTiers), ['untracked']);
+  assert.deepEqual(names(hep.endpoint.preDnatTiers), ['prednat']);
+  assert.deepEqual(names(hep.endpoint.forwardTiers), ['normal']);
+  assert.deepEqual(hep.endpoint.expectedIpv4Addrs, ['198.18.0.11']);
+  const wepMsg = msgs.find((m) => m.type === 'workload-endpoint-update') as Extract<PolicyMessage, { type: 'workload-endpoint-update' }>;
+  assert.deepEqual(names(wepMsg.endpoint.tiers), ['normal']);
+});
