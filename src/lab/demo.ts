@@ -3,7 +3,8 @@
  * node and an agent on every node; shows what is there, then tears it all down, also on Ctrl-C
  * or a failed step. The demo is a list of steps so later work adds a step instead of editing a
  * script. Routing steps: cross-node ping in BGP mode, the routes and BIRD's table, `tortie status`,
- * then the pool switched to VXLAN without restarting anything and the ping again.
+ * a policy as the agent resolves it (`tortie status policy`), then the pool switched to VXLAN
+ * without restarting anything and the ping again.
  */
 import { agentStart, podAdd, labStatus } from './lab.js';
 import { labDown, sweepStale } from './teardown.js';
@@ -219,6 +220,31 @@ export const demoSteps: DemoStep[] = [
       const r = await run([...tortieArgv(), 'status', '--socket', socket], { allowFailure: true });
       ctx.out(r.stdout || r.stderr);
       if (r.code !== 0) throw new Error(`tortie status exited ${r.code}`);
+    },
+  },
+  {
+    title: 'Policy as Felix resolves it: a NetworkPolicy for app=web, then tortie status policy (not enforced yet)',
+    async run(ctx) {
+      const s = lab(ctx);
+      const pod = labStatus(ctx.name).pods.find((p) => p.node === s.nodes[0]!.name);
+      if (!pod) throw new Error('no pod on node-1');
+      const policy = {
+        apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy',
+        metadata: { name: 'web-ingress', namespace: pod.namespace },
+        spec: { selector: "app == 'web'", ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: "app == 'web'" }, destination: { ports: [80] } }] },
+      };
+      await withEtcd(s, (c) => c.put(resourceKey('networkpolicies', policy.metadata.name, policy.metadata.namespace)).value(JSON.stringify(policy)).then(() => undefined));
+      ctx.out(`NetworkPolicy ${policy.metadata.namespace}/${policy.metadata.name}: allow TCP 80 from app=web`);
+      const socket = loadLab(ctx.name).nodes[0]?.agent?.controlSocket;
+      if (!socket) throw new Error('no agent on node-1');
+      const deadline = Date.now() + 15_000;
+      let r = await run([...tortieArgv(), 'status', 'policy', `${pod.namespace}/${pod.name}`, '--socket', socket], { allowFailure: true });
+      while (!r.stdout.includes('web-ingress') && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 500));
+        r = await run([...tortieArgv(), 'status', 'policy', `${pod.namespace}/${pod.name}`, '--socket', socket], { allowFailure: true });
+      }
+      ctx.out(r.stdout || r.stderr);
+      if (!r.stdout.includes('web-ingress')) throw new Error('the policy did not show for the pod within 15 s');
     },
   },
   {
