@@ -59,8 +59,6 @@ export class RoutingComponent implements AgentComponent {
   private pendingBgp: (readonly Update[])[] = [];
   private staleBuffer: BestRoute[][] = [];
   private ipipLogged = false;
-  /** Policy messages the calc produced (debug aid until the policy dataplane consumes them). */
-  policyMessages = 0;
 
   constructor(
     private readonly config: AgentConfig,
@@ -124,7 +122,7 @@ export class RoutingComponent implements AgentComponent {
         ...(this.bgp ? { bgp: this.bgp } : {}),
         // The policy dataplane (iptables, ipsets) consumes these; until it runs, the resolved
         // policy is served from the calc state (`tortie status policy`, felix_active_local_*).
-        policy: { onPolicyMessages: (msgs) => this.policyMessages += msgs.length },
+        policy: { onPolicyMessages: () => undefined },
       },
     );
     const calcTime = new Summary({

@@ -65,7 +65,7 @@ export class IpSetCalculator {
     }
     if (old && (old.nets.join() !== item.nets.join() || JSON.stringify(old.ports) !== JSON.stringify(item.ports))) {
       // Same labels, other addresses: swap the contributions to every set it is in now.
-      const matched = this.matchedSelectors(id);
+      const matched = this.index.matchesOfItem(id);
       for (const sel of matched) this.contribute(sel, id, -1);
       this.items.set(id, item);
       for (const sel of matched) this.contribute(sel, id, +1);
@@ -109,10 +109,6 @@ export class IpSetCalculator {
     }
     for (const id of this.removedSets) removals.push({ type: 'ipset-remove', id });
     this.removedSets.clear();
-  }
-
-  private matchedSelectors(itemId: string): string[] {
-    return this.index.matchesOfItem(itemId);
   }
 
   private activate(def: IpSetDef): void {

@@ -11,14 +11,11 @@
  * policy must yield the same IP set names as on a Calico node.
  */
 import type { GlobalNetworkPolicy, NetworkPolicy, NetworkSet, GlobalNetworkSet, Profile, Rule, HostEndpoint, WorkloadEndpoint } from '../../datastore/model/index.js';
-import { NAMESPACE_LABEL, NAMESPACE_LABEL_PREFIX, SERVICE_ACCOUNT_LABEL_PREFIX, Selector, prefixSelector, ruleNamespaceSelector } from '../../datastore/selector.js';
+import { NAMESPACE_LABEL_PREFIX, SERVICE_ACCOUNT_LABEL_PREFIX, Selector, prefixSelector, ruleNamespaceSelector } from '../../datastore/selector.js';
+import { LABEL_NAMESPACE, LABEL_SERVICE_ACCOUNT, NAMESPACE_PROFILE_PREFIX } from '../../datastore/k8s/conversion/constants.js';
 import type { IcmpMatch, PolicyId, PolicyKind, PortRange, Protocol, RuleAction } from '../../proto/policy.js';
 import { normaliseNet } from './nets.js';
 
-/** Calico's label names (`api/pkg/apis/projectcalico/v3`). */
-export const LABEL_NAMESPACE = NAMESPACE_LABEL;
-export const LABEL_SERVICE_ACCOUNT = 'projectcalico.org/serviceaccount';
-export const NAMESPACE_PROFILE_PREFIX = 'kns.';
 export const DEFAULT_TIER = 'default';
 
 /** A port in a backend rule: a numeric range or a named port still to be resolved per endpoint. */

@@ -13,7 +13,3 @@ export function normaliseNet(s: string): string {
   const text = s.includes('/') ? s : `${s}/${s.includes(':') ? 128 : 32}`;
   return parseCidr(text)?.network ?? s;
 }
-
-export function netFamily(s: string): 4 | 6 {
-  return s.includes(':') ? 6 : 4;
-}

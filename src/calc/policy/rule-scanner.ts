@@ -43,11 +43,6 @@ export function parseSelectorCached(text: string): Selector {
   return s;
 }
 
-let allSelector: Selector | undefined;
-function all(): Selector {
-  return (allSelector ??= Selector.parse('all()'));
-}
-
 /** Felix's choice of protocol for named ports: TCP unless the rule says UDP or SCTP. */
 function namedPortProtocol(p: BackendRule['protocol']): NamedPortProtocol {
   if (p === 'udp' || p === 17) return 'udp';
@@ -72,7 +67,7 @@ function combine(pos: string, neg: string): { pos: string; neg: string } {
 }
 
 function namedPortSets(names: readonly string[], positive: Selector | undefined, protocol: NamedPortProtocol): IpSetDef[] {
-  const sel = positive ?? all();
+  const sel = positive ?? Selector.all();
   return names.map((name) => ({ id: makeUniqueId('n', `${sel.uniqueId()},${protocol},${name}`), selector: sel, namedPort: { protocol, name } }));
 }
 
