@@ -30,6 +30,7 @@ import type { DatastoreComponent } from './datastore-component.js';
 import type { NodeComponent } from './node-component.js';
 import { StaleBgpRoutes, readKernelBgpRoutes, type BestRoute } from './stale-bgp-routes.js';
 import { describeEndpointPolicy } from './policy-status.js';
+import { policyOptions } from './policy-config.js';
 
 /** Felix's dataplane watchdog: an apply pass running this long means the loop is stuck. */
 export const DATAPLANE_WATCHDOG_MS = 90_000;
@@ -100,6 +101,7 @@ export class RoutingComponent implements AgentComponent {
       routeRefreshIntervalMs: c.routeRefreshInterval * 1000,
       protocols: { ...DEFAULT_ROUTE_PROTOCOLS, device: c.deviceRouteProtocol },
       workloadPrefixes: c.interfacePrefix,
+      ...(c.policyDataplane ? { policy: policyOptions(c) } : {}),
     });
     this.calc = new CalcGraph(
       {
@@ -120,9 +122,9 @@ export class RoutingComponent implements AgentComponent {
       {
         dataplane: this.node.dataplane,
         ...(this.bgp ? { bgp: this.bgp } : {}),
-        // The policy dataplane (iptables, ipsets) consumes these; until it runs, the resolved
-        // policy is served from the calc state (`tortie status policy`, felix_active_local_*).
-        policy: { onPolicyMessages: () => undefined },
+        // IP sets and iptables (a no-op with TORTIE_POLICY_DATAPLANE=false); the resolved policy
+        // is also served from the calc state (`tortie status policy`, felix_active_local_*).
+        policy: this.node.dataplane,
       },
     );
     const calcTime = new Summary({

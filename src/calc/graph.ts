@@ -30,6 +30,7 @@ import type { BgpUnavailable, DesiredBgp } from './bgp.js';
 import { reads, type CalcMessage, type Calculator, type Changes, type Topic } from './calculator.js';
 import { ClusterState, nothingTouched, type Touched } from './cluster.js';
 import { POLICY_KINDS, PolicyCalc } from './policy/calculator.js';
+import { HostSets } from './policy/host-sets.js';
 import type { PolicyCalculator, PolicyProblem } from './policy/policy-calc.js';
 import { BgpRoutes, BlockRoutes, DesiredBgpCalc, Devices, RouteFlush, WorkloadRoutes } from './routing/calculators.js';
 import { RouteResolver } from './routing/route-resolver.js';
@@ -96,7 +97,7 @@ export class CalcGraph {
       new Devices(cfg),
       new RouteFlush(this.resolver),
       ...(sinks.bgp ? [new DesiredBgpCalc(cfg.networkingBackend, cfg.defaultAsNumber)] : []),
-      ...(sinks.policy ? [this.policyCalc] : []),
+      ...(sinks.policy ? [new HostSets(), this.policyCalc] : []),
     ];
   }
 

@@ -243,3 +243,78 @@ export function parseIPv4Cidr(s: string): { addr: number; len: number; aligned: 
   const hostBits = 2 ** (32 - len);
   return { addr, len, aligned: addr % hostBits === 0 };
 }
+
+/** One failsafe entry: protocol, optional CIDR, port (Felix's ProtoPort). */
+export interface FailsafePort {
+  readonly protocol: 'tcp' | 'udp' | 'sctp';
+  readonly port: number;
+  readonly net?: string;
+}
+
+function parseFailsafeEntry(s: string): FailsafePort | string {
+  // `tcp:22`, `udp:68`, `tcp:10.0.0.0/8:2379`, `tcp:[fd00::/8]:22`; a bare port means tcp.
+  const m = /^(?:(tcp|udp|sctp):)?(?:(\[[0-9a-fA-F:./]+\]|[0-9.]+\/\d+):)?(\d+)$/i.exec(s);
+  if (!m) return `'${s}' is not protocol:port or protocol:cidr:port`;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return `port ${m[3]} out of range`;
+  const net = m[2]?.replace(/^\[|\]$/g, '');
+  if (net && isIP(net.split('/')[0]!) === 0) return `'${net}' is not a CIDR`;
+  const protocol = (m[1]?.toLowerCase() ?? 'tcp') as FailsafePort['protocol'];
+  return net ? { protocol, port, net } : { protocol, port };
+}
+
+/** Felix's FailsafeInboundHostPorts / FailsafeOutboundHostPorts: comma-separated, or `none`. */
+export const failsafePortsType = valueType<FailsafePort[]>(
+  'a comma-separated list of `protocol:port` or `protocol:cidr:port` (`tcp:22,udp:68`), or `none`',
+  trimmed.transform((s, ctx) => {
+    if (s === '' || s.toLowerCase() === 'none') return [];
+    const out: FailsafePort[] = [];
+    for (const part of s.split(',')) {
+      const r = parseFailsafeEntry(part.trim());
+      if (typeof r === 'string') {
+        ctx.addIssue({ code: 'custom', message: r });
+        return z.NEVER;
+      }
+      out.push(r);
+    }
+    return out;
+  }),
+  (v) => (v.length === 0 ? 'none' : v.map((p) => (p.net ? `${p.protocol}:${p.net}:${p.port}` : `${p.protocol}:${p.port}`)).join(',')),
+);
+
+/** A 32-bit mark mask (`0xffff0000`), as Felix's IptablesMarkMask; needs at least 5 bits. */
+export const markMaskType = valueType<number>(
+  'a 32-bit mask in hex or decimal with at least 5 bits set (`0xffff0000`)',
+  trimmed.transform((s, ctx) => {
+    const n = /^0x[0-9a-f]{1,8}$/i.test(s) ? parseInt(s, 16) : /^\d+$/.test(s) ? Number(s) : NaN;
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+      ctx.addIssue({ code: 'custom', message: 'not a 32-bit number' });
+      return z.NEVER;
+    }
+    let bits = 0;
+    for (let v = n; v; v >>>= 1) bits += v & 1;
+    if (bits < 5) {
+      ctx.addIssue({ code: 'custom', message: `only ${bits} bits set; Felix needs 5 (accept, pass, drop, scratch0, scratch1)` });
+      return z.NEVER;
+    }
+    return n >>> 0;
+  }),
+  (v) => `0x${v.toString(16).padStart(8, '0')}`,
+);
+
+/** `first:last` port range, or 0 for none (Felix's NATPortRange). */
+export const portRangeType = valueType<{ first: number; last: number } | null>(
+  '`first:last` ports (`32768:65535`) or `0` for none',
+  trimmed.transform((s, ctx) => {
+    if (s === '0' || s === '') return null;
+    const m = /^(\d+)[:-](\d+)$/.exec(s);
+    const first = Number(m?.[1]);
+    const last = Number(m?.[2]);
+    if (!m || first < 1 || last > 65535 || first > last) {
+      ctx.addIssue({ code: 'custom', message: 'not a port range' });
+      return z.NEVER;
+    }
+    return { first, last };
+  }),
+  (v) => (v ? `${v.first}:${v.last}` : '0'),
+);

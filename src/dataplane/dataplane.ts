@@ -27,6 +27,8 @@ import { NeighReconciler } from './neigh-reconciler.js';
 import { SysctlReconciler } from './sysctl-reconciler.js';
 import type { KernelEvent } from './monitor.js';
 import { runTable, type ReconcilerStep } from './reconciler-table.js';
+import type { PolicyMessage } from '../proto/policy.js';
+import type { PolicyDataplane } from './policy/policy-dataplane.js';
 import { DEFAULT_ROUTE_PROTOCOLS, type DesiredRoute, type IpipDeviceSpec, type RemoteVtep, type RouteProtocols, type VxlanDeviceSpec } from './types.js';
 import { errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -45,6 +47,12 @@ export const RETRY_BACKOFF_MAX_MS = 30_000;
 /** Invalid updates logged in full before switching to one log line per REJECT_LOG_EVERY. */
 const REJECT_LOG_FIRST = 10;
 const REJECT_LOG_EVERY = 1000;
+/**
+ * Consecutive failed passes after which the node reports not ready. One failure is usually a
+ * transient (an EBUSY, the xtables lock) that the retry fixes; three in a row (about 1.4 s of
+ * backoff) mean the dataplane, policy included, is not what the datastore says.
+ */
+export const NOT_READY_AFTER_FAILURES = 3;
 
 export interface DataplaneKernel {
   routes: RouteNetlink;
@@ -64,6 +72,11 @@ export interface DataplaneOptions {
   tables?: readonly number[];
   /** Families whose routes we read back; default [4]. IPv6 also adds the v6 sysctls. */
   families?: readonly (4 | 6)[];
+  /**
+   * IP sets and iptables (policy/policy-dataplane.ts), built by the caller with a `kick` that
+   * calls this driver's `kick()`; absent: routing only.
+   */
+  policy?: (kick: () => void) => PolicyDataplane;
 }
 
 export interface ApplyReport {
@@ -99,6 +112,7 @@ export class Dataplane {
   readonly links: LinkReconciler;
   readonly neigh: NeighReconciler;
   readonly sysctls: SysctlReconciler;
+  readonly policy: PolicyDataplane | undefined;
   private readonly kernel: DataplaneKernel;
   private readonly metrics: DataplaneMetrics | undefined;
   private readonly log: Logger;
@@ -121,9 +135,10 @@ export class Dataplane {
   private passStartedAt: number | undefined;
   private readonly idleWaiters: (() => void)[] = [];
   private rejected = 0;
+  private readonly encap: { ipip: boolean; vxlan: boolean; vxlanV6: boolean; ipipAddress?: string | undefined; vxlanAddress?: string | undefined } = { ipip: false, vxlan: false, vxlanV6: false };
 
   /** The apply order (reconciler-table.ts): updates top to bottom, deletions bottom to top. */
-  private readonly table: readonly ReconcilerStep[] = [
+  private readonly table: ReconcilerStep[] = [
     {
       name: 'links',
       updates: async () => {
@@ -166,6 +181,9 @@ export class Dataplane {
     this.links = new LinkReconciler({ netlink: opts.kernel.links, log: this.log, onIpipAvailability: (a) => this.metrics?.ipipAvailable.set(a ? 1 : 0) });
     this.neigh = new NeighReconciler({ netlink: opts.kernel.neigh, log: this.log });
     this.sysctls = new SysctlReconciler({ io: opts.kernel.sysctl, ipv6: families.includes(6), log: this.log });
+    this.policy = opts.policy?.(() => this.kick());
+    // IP sets before the rules matching on them, rules before the routes that let traffic in.
+    if (this.policy) this.table.splice(this.table.length - 1, 0, this.policy.ipsetsStep, this.policy.iptablesStep);
   }
 
   // ---- desired state: these only queue work and wake the loop ----
@@ -193,10 +211,26 @@ export class Dataplane {
     return true;
   }
   setVxlanDevice(spec: VxlanDeviceSpec | undefined, name?: string): boolean {
-    return this.queue('vxlan-device', spec, () => this.links.setVxlanDevice(spec, name));
+    return this.queue('vxlan-device', spec, () => {
+      this.links.setVxlanDevice(spec, name);
+      this.encap.vxlan = spec !== undefined;
+      this.encap.vxlanAddress = spec?.address?.split('/')[0];
+      this.policy?.setEncap({ ...this.encap });
+    });
   }
   setIpipDevice(spec: IpipDeviceSpec | undefined): boolean {
-    return this.queue('ipip-device', spec, () => this.links.setIpipDevice(spec));
+    return this.queue('ipip-device', spec, () => {
+      this.links.setIpipDevice(spec);
+      this.encap.ipip = spec !== undefined;
+      this.encap.ipipAddress = spec?.address?.split('/')[0];
+      this.policy?.setEncap({ ...this.encap });
+    });
+  }
+  /** One round of the calc layer's policy messages (calc's PolicySink). */
+  onPolicyMessages(msgs: readonly PolicyMessage[]): void {
+    if (!this.policy) return;
+    this.policy.onMessages(msgs, (kind, input, e) => this.reject(kind, input, e));
+    this.kick();
   }
   setVtep(v: RemoteVtep): boolean {
     return this.queue('vtep', v, () => this.neigh.setVtep(v));
@@ -245,6 +279,7 @@ export class Dataplane {
   /** Reads everything back on the next pass (what the refresh timer does). */
   requestResync(): void {
     this.resyncDue.add('routes').add('neigh').add('sysctl');
+    this.policy?.requestResync();
     this.links.scheduleIpipProbe();
     this.kick();
   }
@@ -254,6 +289,7 @@ export class Dataplane {
     if (this.started) return;
     this.started = true;
     this.scheduleRefresh();
+    this.policy?.start();
     this.kick();
   }
 
@@ -264,6 +300,7 @@ export class Dataplane {
     this.timer = undefined;
     this.timerAt = Infinity;
     this.refreshTimer?.cancel();
+    this.policy?.stop();
     if (this.running) await this.running.catch(() => undefined);
   }
 
@@ -271,9 +308,9 @@ export class Dataplane {
     const s: DataplaneStatus = {
       datastoreInSync: this.datastoreInSync,
       firstApplyDone: this.firstApplyDone,
-      ready: this.datastoreInSync && this.firstApplyDone,
+      ready: this.datastoreInSync && this.firstApplyDone && this.consecutiveFailures < NOT_READY_AFTER_FAILURES,
       consecutiveFailures: this.consecutiveFailures,
-      inSync: this.routes.inSync && this.links.inSync && this.neigh.inSync && this.sysctls.inSync,
+      inSync: this.routes.inSync && this.links.inSync && this.neigh.inSync && this.sysctls.inSync && (this.policy?.inSync ?? true),
     };
     if (this.lastSuccessAt !== undefined) s.lastSuccessAt = this.lastSuccessAt;
     if (this.passStartedAt !== undefined) s.passStartedAt = this.passStartedAt;
@@ -418,6 +455,7 @@ export class Dataplane {
       this.backoffMs = Math.min(RETRY_BACKOFF_MAX_MS, this.backoffMs === 0 ? RETRY_BACKOFF_INITIAL_MS : this.backoffMs * 2);
       // After a failure we no longer trust our picture of the kernel: read it all back.
       this.resyncDue.add('routes').add('neigh').add('sysctl');
+      this.policy?.requestResync();
       this.dirty = true;
       this.log.warn({ failures: report.failures, errors: report.errors.slice(0, 5), retryInMs: this.backoffMs }, 'dataplane apply failed; retrying with backoff');
     } else {

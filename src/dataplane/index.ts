@@ -7,6 +7,8 @@ import type { Registry } from 'prom-client';
 import { Dataplane, type DataplaneOptions } from './dataplane.js';
 import { iproute2Kernel } from './kernel.js';
 import { KernelMonitor } from './monitor.js';
+import { ProcessRunner } from './exec.js';
+import { PolicyDataplane, type PolicyDataplaneOptions } from './policy/policy-dataplane.js';
 import type { Logger } from '../util/log.js';
 
 export { Dataplane, DEFAULT_ROUTE_REFRESH_INTERVAL_MS, type ApplyReport, type DataplaneKernel, type DataplaneOptions, type DataplaneStatus } from './dataplane.js';
@@ -16,13 +18,20 @@ export { iproute2Kernel } from './kernel.js';
 export { KernelMonitor, type KernelEvent } from './monitor.js';
 export { DeltaTracker } from './deltatracker.js';
 
-export interface NodeDataplaneOptions extends Omit<DataplaneOptions, 'kernel'> {
+export { PolicyDataplane, type PolicyDataplaneOptions } from './policy/policy-dataplane.js';
+
+/** The policy dataplane's settings; the runner, namespace, metrics and log are the driver's. */
+export type NodePolicyOptions = Omit<PolicyDataplaneOptions, 'runner' | 'netns' | 'registry' | 'log' | 'kick'>;
+
+export interface NodeDataplaneOptions extends Omit<DataplaneOptions, 'kernel' | 'policy'> {
   /** Only for tests and the lab: drive a named namespace from outside. The agent leaves it unset. */
   netns?: string;
   registry?: Registry;
   log?: Logger;
   /** Timeout for one iproute2 invocation. */
   execTimeoutMs?: number;
+  /** IP sets and iptables; absent: routing only. */
+  policy?: NodePolicyOptions;
 }
 
 export interface NodeDataplane {
@@ -33,8 +42,26 @@ export interface NodeDataplane {
 
 /** The driver on the real kernel, with `ip monitor` feeding it events. Call start() once. */
 export function createNodeDataplane(opts: NodeDataplaneOptions = {}): NodeDataplane {
-  const kernel = iproute2Kernel({ netns: opts.netns, timeoutMs: opts.execTimeoutMs });
-  const dataplane = new Dataplane({ ...opts, kernel });
+  const runner = new ProcessRunner();
+  const kernel = iproute2Kernel({ netns: opts.netns, timeoutMs: opts.execTimeoutMs, runner });
+  const { policy, ...rest } = opts;
+  const dataplane = new Dataplane({
+    ...rest,
+    kernel,
+    ...(policy
+      ? {
+          policy: (kick: () => void) =>
+            new PolicyDataplane({
+              ...policy,
+              runner,
+              kick,
+              ...(opts.netns ? { netns: opts.netns } : {}),
+              ...(opts.registry ? { registry: opts.registry } : {}),
+              ...(opts.log ? { log: opts.log } : {}),
+            }),
+        }
+      : {}),
+  });
   const monitor = new KernelMonitor(opts.netns ? { netns: opts.netns } : {}, (e) => dataplane.onKernelEvent(e), { log: opts.log });
   return {
     dataplane,
