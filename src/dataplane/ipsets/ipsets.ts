@@ -63,6 +63,15 @@ export interface IpSetsOptions {
  */
 const REWRITE_OVERHEAD_LINES = 3;
 
+/**
+ * Booking a write into the trackers is done in slices of this many member operations, between
+ * the chunks a streaming restore writes: ~0.3 ms each, so the child never waits on us long,
+ * and a 100,000-member rewrite is booked (~50 ms) while ipset works (~250 ms), not after it.
+ */
+const BOOK_SLICE = 1024;
+/** Slices per chunk written: 12 × 1024 operations against ~4096 lines of ipset work (~10 ms). */
+const BOOK_SLICES_PER_CHUNK = 12;
+
 const IN_USE = /in use/i;
 const NOT_FOUND = /does not exist/i;
 
@@ -269,7 +278,7 @@ export class IpSets {
         if (k && !swappable(k, s.meta)) await this.destroyForTypeChange(s, k, result);
       }
       const script = new RestoreScript();
-      const book: (() => void)[] = [];
+      const book: Iterator<void>[] = [];
       for (const s of work) this.plan(s, script, book, result);
       if (script.length === 0) return result;
       await this.runBatch(script, book, result);
@@ -297,7 +306,7 @@ export class IpSets {
       while (i < names.length) {
         const script = new RestoreScript();
         for (let j = i; j < names.length; j++) script.line(names[j]!, `destroy ${names[j]}`);
-        const r = await this.exec(() => runRestore(this.runner, this.argv('restore'), script, this.timeoutMs), result);
+        const r = await this.exec(() => runRestore(this.runner, this.argv('restore'), script, { timeoutMs: this.timeoutMs }), result);
         if (!r) {
           this.needsResync = true;
           break;
@@ -388,7 +397,7 @@ export class IpSets {
   // --- writing ---
 
   /** Adds the lines for one set to the script, and what to book if the batch succeeds. */
-  private plan(s: SetState, script: RestoreScript, book: (() => void)[], result: ReconcileResult): void {
+  private plan(s: SetState, script: RestoreScript, book: Iterator<void>[], result: ReconcileResult): void {
     const k = this.kernel.getActual(s.name);
     if (k && !swappable(k, s.meta)) return; // its destroy failed or waits; counted there
     const size = s.members.desiredSize;
@@ -403,37 +412,42 @@ export class IpSets {
     if (!k) {
       const members = [...s.members.desiredKeys()];
       script.line(name, create(name)).members(name, `add ${name} `, members);
-      book.push(() => {
-        this.kernel.setActual(name, meta);
-        s.members.replaceAllActual(asMap(members));
-      });
+      this.kernel.setActual(name, meta);
+      book.push(bookWhole(s.members, members));
     } else if (this.unknown.has(name) || k.maxelem !== meta.maxelem || deltas > size + REWRITE_OVERHEAD_LINES) {
       const members = [...s.members.desiredKeys()];
       // A temporary left by a crash would make `create` fail.
       if (this.kernel.getActual(temp)) script.line(name, `destroy ${temp}`);
       script.line(name, create(temp)).members(name, `add ${temp} `, members).line(name, `swap ${name} ${temp}`).line(name, `destroy ${temp}`);
-      book.push(() => {
-        this.kernel.deleteActual(temp);
-        this.kernel.setActual(name, meta);
-        s.members.replaceAllActual(asMap(members));
-        this.unknown.delete(name);
-      });
+      this.kernel.deleteActual(temp);
+      this.kernel.setActual(name, meta);
+      this.unknown.delete(name);
+      book.push(bookWhole(s.members, members));
     } else {
       const dels = [...s.members.pendingDeletions()].map(([m]) => m);
       const adds = [...s.members.pendingUpdates()].map(([m]) => m);
       script.members(name, `del ${name} `, dels, ' -exist').members(name, `add ${name} `, adds, ' -exist');
-      book.push(() => {
-        for (const m of dels) s.members.deleteActual(m);
-        for (const m of adds) s.members.setActual(m, true);
-      });
+      book.push(bookDeltas(s.members, dels, adds));
     }
   }
 
-  private async runBatch(script: RestoreScript, book: (() => void)[], result: ReconcileResult): Promise<void> {
+  /**
+   * Runs the batch. Its bookkeeping is done before the outcome is known (set level at planning,
+   * members while ipset works): on success that is the truth, and on failure nothing in the batch
+   * is trusted anyway — its sets are marked unknown and the kernel is read back first.
+   */
+  private async runBatch(script: RestoreScript, book: Iterator<void>[], result: ReconcileResult): Promise<void> {
     const affected = script.sets();
-    const r = await this.exec(() => runRestore(this.runner, this.argv('restore'), script, this.timeoutMs), result);
+    let next = 0;
+    const step = (slices: number): void => {
+      while (next < book.length && slices > 0) {
+        if (book[next]!.next().done) next++;
+        else slices--;
+      }
+    };
+    const r = await this.exec(() => runRestore(this.runner, this.argv('restore'), script, { timeoutMs: this.timeoutMs, onChunk: () => step(BOOK_SLICES_PER_CHUNK) }), result);
     if (r && r.code === 0) {
-      for (const b of book) b();
+      step(Infinity);
       for (const name of affected) this.suspects.delete(name);
       result.writes += script.length;
       return;
@@ -569,8 +583,34 @@ export class IpSets {
   }
 }
 
-function asMap(members: readonly string[]): Map<string, true> {
-  const m = new Map<string, true>();
-  for (const x of members) m.set(x, true);
-  return m;
+/** Books a set written whole: the kernel now holds exactly `written`. Yields every BOOK_SLICE operations. */
+function* bookWhole(t: DeltaTracker<true>, written: readonly string[]): Generator<void, void, void> {
+  let n = 0;
+  if (t.actualSize > 0) {
+    const keep = new Set<string>();
+    for (const m of written) {
+      keep.add(m);
+      if (++n % BOOK_SLICE === 0) yield;
+    }
+    for (const m of Array.from(t.actualEntries(), ([k]) => k)) {
+      if (!keep.has(m)) t.deleteActual(m);
+      if (++n % BOOK_SLICE === 0) yield;
+    }
+  }
+  for (const m of written) {
+    t.setActual(m, true);
+    if (++n % BOOK_SLICE === 0) yield;
+  }
+}
+
+function* bookDeltas(t: DeltaTracker<true>, dels: readonly string[], adds: readonly string[]): Generator<void, void, void> {
+  let n = 0;
+  for (const m of dels) {
+    t.deleteActual(m);
+    if (++n % BOOK_SLICE === 0) yield;
+  }
+  for (const m of adds) {
+    t.setActual(m, true);
+    if (++n % BOOK_SLICE === 0) yield;
+  }
 }

@@ -110,12 +110,27 @@ export class RestoreScript {
   }
 }
 
+export interface RestoreOptions {
+  timeoutMs?: number;
+  /**
+   * Called after each chunk is handed to a streaming child, while `ipset` works through it: room
+   * for the caller's bookkeeping, which would otherwise wait for the exit. Kept short: the child
+   * has only the pipe's 64 KiB meanwhile.
+   */
+  onChunk?: () => void;
+}
+
 /** Feeds the script to argv's stdin (streamed when the runner can) and waits for the exit. */
-export async function runRestore(runner: CommandRunner, argv: readonly string[], script: RestoreScript, timeoutMs?: number): Promise<ExecResult> {
+export async function runRestore(runner: CommandRunner, argv: readonly string[], script: RestoreScript, opts: RestoreOptions = {}): Promise<ExecResult> {
+  const { timeoutMs, onChunk } = opts;
   if (!runner.start) return runner.run(argv, { input: script.text(), timeoutMs });
   const child = runner.start(argv, { timeoutMs });
   try {
-    for (const chunk of script.chunks()) await child.write(chunk);
+    for (const chunk of script.chunks()) {
+      const written = child.write(chunk);
+      onChunk?.();
+      await written;
+    }
   } catch (e) {
     // Never leave a half-fed restore running; what it did is found by the next read-back.
     child.kill();
