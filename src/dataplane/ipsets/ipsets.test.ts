@@ -630,6 +630,13 @@ describe('IpSets', () => {
     assert.equal(u.writes, 100_001);
     assert.ok(fake.chunks > 10, `streamed in ${fake.chunks} chunks`);
     assert.equal(fake.sets.get('cali40big')!.members.size, 100_000);
+    assert.equal(s.inSync, true, 'booked while streaming');
+    fake.clearCalls();
+    s.removeMembers('big', ['10.200.0.1']);
+    await s.applyUpdates();
+    assert.deepEqual(fake.restoreLines(), ['del cali40big 10.200.0.1 -exist']);
+    s.addMembers('big', ['10.200.0.1']);
+    await s.applyUpdates();
     const restarted = make(fake);
     restarted.setDesired('big', 'ip', members);
     await restarted.resync();
@@ -672,6 +679,41 @@ describe('IpSets', () => {
       fake.calls.map((c) => c.argv.join(' ')),
       ['ip netns exec tt-dp-1-a ipset save', 'ip netns exec tt-dp-1-a ipset restore'],
     );
+  });
+
+  test('changes made while a restore is running are written by the next apply', async () => {
+    const fake = new FakeIpset({ streaming: true }).load(CANNED_SAVE);
+    const s = make(fake);
+    desireCanned(s);
+    await s.resync();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const real = fake.run.bind(fake);
+    fake.run = async (argv, opts) => {
+      if (argv.includes('restore')) await gate;
+      return real(argv, opts);
+    };
+    const big = Array.from({ length: 5000 }, (_, i) => `10.70.${i >> 8}.${i & 255}`).slice(1);
+    s.setDesired('s:web', 'ip', big);
+    const running = s.applyUpdates();
+    await new Promise((r) => setImmediate(r));
+    s.addMembers('s:web', ['10.71.0.1']);
+    s.removeMembers('s:web', ['10.70.0.1']);
+    s.setDesired('late', 'ip', ['10.72.0.1']);
+    release();
+    assert.equal((await running).failures, 0);
+    assert.equal(s.inSync, false);
+    fake.run = real;
+    fake.clearCalls();
+    await converge(s);
+    assert.deepEqual(fake.restoreLines().sort(), [
+      'add cali40late 10.72.0.1',
+      'add cali40s:web 10.71.0.1 -exist',
+      'create cali40late hash:ip family inet maxelem 1048576',
+      'del cali40s:web 10.70.0.1 -exist',
+    ]);
+    assert.equal(s.inSync, true);
+    assert.deepEqual(fake.members('cali40s:web'), [...big.filter((m) => m !== '10.70.0.1'), '10.71.0.1'].sort());
   });
 
   test('calls are not reentrant', async () => {
