@@ -388,7 +388,9 @@ export class IpSets {
     this.resyncedOnce = true;
     this.metrics?.total.set(dump.total);
     this.metrics?.calico.labels(familyName(this.v)).set(this.sets.size);
-    const leftovers = this.kernel.pendingDeletionCount;
+    // Sets already reported as held by a rule are not announced again every resync.
+    let leftovers = 0;
+    for (const [name] of this.kernel.pendingDeletions()) if (!this.reported.has(name)) leftovers++;
     if (drifted > 0) this.log.warn({ drifted }, 'IP sets changed behind our back; repairing them in the next apply');
     if (leftovers > 0) this.log.info({ leftovers }, 'found IP sets of ours that are no longer wanted; destroying them');
     return { drifted };
@@ -396,7 +398,7 @@ export class IpSets {
 
   // --- writing ---
 
-  /** Adds the lines for one set to the script, and what to book if the batch succeeds. */
+  /** Adds the lines for one set to the script, and its bookkeeping (see runBatch). */
   private plan(s: SetState, script: RestoreScript, book: Iterator<void>[], result: ReconcileResult): void {
     const k = this.kernel.getActual(s.name);
     if (k && !swappable(k, s.meta)) return; // its destroy failed or waits; counted there
@@ -463,7 +465,7 @@ export class IpSets {
     // ipset does not say which earlier lines it applied: nothing in the batch is known now.
     for (const name of affected) if (this.byName.has(name)) this.unknown.add(name);
     this.needsResync = true;
-    this.log.warn({ errors: result.errors, sets: affected.length, lines: script.length }, 'IP set update failed; reading the kernel back and rewriting the affected sets on the next apply');
+    this.log.warn({ errors: result.errors, sets: affected.length, lines: script.length }, 'IP set update failed; the next apply reads the kernel back first and repairs the affected sets');
   }
 
   private async destroyForTypeChange(s: SetState, k: KernelSetMeta, result: ReconcileResult): Promise<void> {
