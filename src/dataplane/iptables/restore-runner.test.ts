@@ -28,11 +28,12 @@ test('legacy: the restore runs under flock on the lock file, with a private lock
     lockTimeoutMs: 5_000,
     metrics: createIptablesMetrics(registry),
     log: silentLogger,
-    runner: scripted(() => ({ code: 0, stdout: '', stderr: 'flock: getting lock took 2.500000 seconds\nflock: executing ip\n' }), calls),
+    runner: scripted(() => ({ code: 0, stdout: 'flock: getting lock took 2.500000 seconds\nflock: executing ip\n', stderr: '' }), calls),
   });
   const out = await rr.restore('iptables-legacy-restore', '*filter\nCOMMIT\n');
   assert.equal(out.ok, true);
   assert.equal(out.stderr, '');
+  assert.equal(await metricValue(registry, 'felix_iptables_lock_acquire_secs'), 2.5);
   assert.deepEqual(calls[0], [
     'flock', '--verbose', '--wait', '5', '--conflict-exit-code', '75', '/tmp/x.lock',
     'ip', 'netns', 'exec', 'ns1', 'env', 'XTABLES_LOCKFILE=/tmp/x.lock.tortie', 'iptables-legacy-restore', '--noflush',
@@ -81,7 +82,7 @@ test('legacy iptables that ignores XTABLES_LOCKFILE (sees our own lock held): fa
     runner: scripted(
       (argv) =>
         argv[0] === 'flock'
-          ? { code: 4, stdout: '', stderr: 'flock: getting lock took 0.000001 seconds\nAnother app is currently holding the xtables lock. Perhaps you want to use the -w option?\n' }
+          ? { code: 4, stdout: 'flock: getting lock took 0.000001 seconds\n', stderr: 'Another app is currently holding the xtables lock. Perhaps you want to use the -w option?\n' }
           : { code: 0, stdout: '', stderr: '' },
       calls,
     ),

@@ -34,7 +34,6 @@ const FLOCK_TIMEOUT_EXIT = 75;
 const LOCK_CONTENDED_SECS = 0.001;
 
 const FLOCK_TOOK = /^flock: getting lock took ([0-9.]+) seconds\n?/m;
-const FLOCK_EXECUTING = /^flock: executing [^\n]*\n?/m;
 /** What iptables-legacy prints when it cannot get the lock it tried to take. */
 const LOCK_HELD = /holding the xtables lock/;
 
@@ -120,15 +119,15 @@ export class RestoreRunner {
       throw e;
     }
     this.o.metrics.restoreCalls.inc();
-    let stderr = r.stderr;
+    const stderr = r.stderr;
     if (flocked) {
-      const took = FLOCK_TOOK.exec(stderr);
+      // flock --verbose reports on stdout (iptables-restore --noflush prints nothing there).
+      const took = FLOCK_TOOK.exec(r.stdout);
       if (took) {
         const secs = Number(took[1]);
         this.o.metrics.lockAcquireSecs.observe(secs);
         if (secs > LOCK_CONTENDED_SECS) this.o.metrics.lockRetries.inc({ version: '1.6' });
       }
-      stderr = stderr.replace(FLOCK_TOOK, '').replace(FLOCK_EXECUTING, '');
       if (r.code === FLOCK_TIMEOUT_EXIT && !took) {
         this.o.metrics.restoreErrors.inc();
         return {

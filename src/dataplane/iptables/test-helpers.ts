@@ -87,6 +87,7 @@ export class FakeIptables implements CommandRunner {
     const [, family, backend, op] = BINARY.exec(argv[i]!)!;
     const v = family === 'ip6tables' ? 6 : 4;
     const args = argv.slice(i + 1);
+    // flock --verbose reports on stdout.
     const flockNote = argv[0] === 'flock' ? `flock: getting lock took 0.000002 seconds\nflock: executing ${argv[i]}\n` : '';
     if (op === 'save') {
       const t = args.indexOf('-t');
@@ -95,11 +96,11 @@ export class FakeIptables implements CommandRunner {
     }
     try {
       this.restore(backend!, v, opts.input ?? '');
-      return Promise.resolve({ code: 0, stdout: '', stderr: flockNote });
+      return Promise.resolve({ code: 0, stdout: flockNote, stderr: '' });
     } catch (e) {
       if (!(e instanceof RestoreError)) throw e;
       const stderr = e.parse ? `${e.message}\n\nError occurred at line: ${e.lineNo}\n` : `iptables-restore: line ${e.lineNo} failed${e.message ? `: ${e.message}` : ''}\n`;
-      return Promise.resolve({ code: e.parse ? 2 : 1, stdout: '', stderr: flockNote + stderr });
+      return Promise.resolve({ code: e.parse ? 2 : 1, stdout: flockNote, stderr });
     }
   }
 
