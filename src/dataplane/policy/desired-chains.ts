@@ -166,11 +166,16 @@ export class DesiredChains {
     if (this.staticDirty) {
       this.staticDirty = false;
       const s = this.renderer.staticChains(this.ipVersion);
+      // The data-driven chains the static ones jump to, empty: floating IPs (OpenStack), the
+      // service-loop CIDR block (no service CIDRs known) and the rpf skip list (no endpoint may
+      // spoof). Felix writes them empty too when it has nothing for them.
+      const v = this.ipVersion;
+      const [fipDnat, fipSnat] = this.renderer.floatingIpChains(new Map(), new Map());
       this.own('static', new Map<TableName, Chain[]>([
-        ['filter', s.filter],
-        ['nat', s.nat],
+        ['filter', [...s.filter, this.renderer.cidrBlockChain([], v)]],
+        ['nat', [...s.nat, fipDnat!, fipSnat!]],
         ['mangle', s.mangle],
-        ['raw', s.raw],
+        ['raw', [...s.raw, this.renderer.rpfSkipChain([], v)]],
       ]));
       this.pendingHooks = s.hooks;
     }
