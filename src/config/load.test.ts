@@ -143,7 +143,7 @@ describe('environment', () => {
 
   test('unknown FELIX_* and TORTIE_* variables warn and do not fail', () => {
     const { warnings, config } = load({
-      FELIX_IPV6SUPPORT: 'false',
+      FELIX_BPFENABLED: 'false',
       felix_nosuchthing: 'x',
       TORTIE_CONTROL_SOKET: '/tmp/x',
       PATH: '/usr/bin',
@@ -151,7 +151,7 @@ describe('environment', () => {
     });
     assert.equal(config.healthPort, 9100);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /FELIX_IPV6SUPPORT, TORTIE_CONTROL_SOKET, felix_nosuchthing/);
+    assert.match(warnings[0]!, /FELIX_BPFENABLED, TORTIE_CONTROL_SOKET, felix_nosuchthing/);
     assert.doesNotMatch(warnings[0]!, /PATH|HEALTHPORT/);
   });
 });
