@@ -250,3 +250,18 @@ test('a big transaction is streamed into iptables-restore; its errors still name
   assert.equal(r.failures, 1);
   assert.match(r.errors[0]!, /line 6003: -A cali-big2 -m comment --comment "cali:[\w-]+" -m nonexistentmatch --jump ACCEPT/);
 });
+
+test('changed hooks make the next apply read the table back first; the same hooks again do not', async () => {
+  const k = new FakeIptables();
+  const t = newTable(k);
+  await t.applyUpdates();
+  const saves = (): number => k.calls.filter((c) => c.argv.some((a) => a.endsWith('-save'))).length;
+  const before = saves();
+  t.setHooks(hooks);
+  await t.applyUpdates();
+  assert.equal(saves(), before);
+  t.setHooks([...hooks, { table: 'filter', chain: 'OUTPUT', rules: [rule([], ['--jump', 'cali-INPUT'])], mode: 'insert-or-append' }]);
+  await t.applyUpdates();
+  assert.equal(saves(), before + 1);
+  assert.equal(filterRules(k, 'OUTPUT').length, 1);
+});
