@@ -1,8 +1,9 @@
 /**
- * How iptables-restore and iptables-save are run: in the target namespace, with a timeout, and —
- * for the legacy backend — under the xtables lock, which every legacy iptables writer on the host
- * (kube-proxy, Docker, the operator's `iptables -A`) takes around its changes. iptables-nft needs
- * no lock (nf_tables transactions are atomic in the kernel) and gets none.
+ * How iptables-restore and iptables-save are run: in the target namespace, with a timeout, big
+ * transactions streamed into iptables-restore as they are generated, and — for the legacy backend
+ * — under the xtables lock, which every legacy iptables writer on the host (kube-proxy, Docker,
+ * the operator's `iptables -A`) takes around its changes. iptables-nft needs no lock (nf_tables
+ * transactions are atomic in the kernel) and gets none.
  *
  * Legacy restores run as
  *   flock --verbose --wait <s> <lock file>  env XTABLES_LOCKFILE=<lock file>.tortie  <restore> --noflush
@@ -14,7 +15,7 @@
  * the real lock as held, by us), restores fall back to plain `--wait <s>` on the real lock and
  * the wait goes unmeasured; the fallback is logged once.
  */
-import { ExecError, inNetnsArgv, DEFAULT_EXEC_TIMEOUT_MS, type CommandRunner, type ExecResult } from '../exec.js';
+import { ExecError, inNetnsArgv, DEFAULT_EXEC_TIMEOUT_MS, type CommandRunner, type ExecResult, type StreamingCommand } from '../exec.js';
 import type { Logger } from '../../util/log.js';
 import type { IptablesMetrics } from './metrics.js';
 
@@ -54,6 +55,93 @@ export interface RestoreOutcome {
   stderr: string;
   /** Set when the failure is the xtables lock, not the input. */
   lockTimeout?: boolean;
+  /** Whether this run held the lock through flock. */
+  flocked?: boolean;
+}
+
+/**
+ * Lines are joined into a chunk (and, when streaming, sent) after this many: ~350 KB, a few
+ * milliseconds of iptables-restore parsing, so a streamed child never waits long for its next
+ * piece. Keeping chunks rather than 100,000 separate line strings also keeps the garbage
+ * collector's work small.
+ */
+const CHUNK_LINES = 2_048;
+
+/** Where transaction lines are written (a RestoreTransaction, or a plain array in tests). */
+export interface LineSink {
+  push(line: string): unknown;
+}
+
+/**
+ * One transaction being written. Its text is kept (for error messages and for a retry) as
+ * chunks of joined lines; with a sink, each chunk goes to iptables-restore as soon as it is full.
+ */
+export class RestoreTransaction implements LineSink {
+  private readonly chunks: string[] = [];
+  private pending: string[] = [];
+  private count = 0;
+  private sent = 0;
+
+  constructor(
+    readonly binary: string,
+    private readonly sink: StreamingCommand | undefined,
+    readonly flocked: boolean,
+  ) {}
+
+  get streaming(): boolean {
+    return this.sink !== undefined;
+  }
+
+  get lineCount(): number {
+    return this.count;
+  }
+
+  push(line: string): void {
+    this.pending.push(line);
+    this.count++;
+  }
+
+  /** Seals a full chunk and, when streaming, hands it over; await it between chains. */
+  async flushIfLarge(): Promise<void> {
+    if (this.pending.length < CHUNK_LINES) return;
+    this.seal();
+    await this.send();
+  }
+
+  text(): string {
+    this.seal();
+    return this.chunks.join('');
+  }
+
+  /** The transaction's lines, for naming a failed one (only worked out on failure). */
+  lines(): string[] {
+    const all = this.text().split('\n');
+    all.pop();
+    return all;
+  }
+
+  async finish(): Promise<ExecResult> {
+    this.seal();
+    await this.send();
+    return this.sink!.end();
+  }
+
+  kill(): void {
+    if (!this.sink) return;
+    this.sink.kill();
+    this.sink.end().catch(() => undefined);
+  }
+
+  private seal(): void {
+    if (this.pending.length === 0) return;
+    this.chunks.push(this.pending.join('\n') + '\n');
+    this.pending = [];
+  }
+
+  private async send(): Promise<void> {
+    if (!this.sink) return;
+    while (this.sent < this.chunks.length) await this.sink.write(this.chunks[this.sent++]!);
+  }
 }
 
 export class RestoreRunner {
@@ -90,34 +178,72 @@ export class RestoreRunner {
     return r.stdout;
   }
 
-  /** One `iptables-restore --noflush` of `input`. Rejects only when the command cannot run. */
-  async restore(binary: string, input: string): Promise<RestoreOutcome> {
-    const first = await this.restoreOnce(binary, input);
-    if (first.ok || !this.useFlock) return first;
-    if (LOCK_HELD.test(first.stderr)) {
-      // The restore tried to lock the real file (no XTABLES_LOCKFILE support) and found it held,
-      // by our own flock. Nothing was applied; go back to plain --wait for good.
-      this.fallBack('this iptables ignores XTABLES_LOCKFILE');
-      return this.restoreOnce(binary, input);
-    }
-    return first;
+  /**
+   * Starts a transaction. With `stream` (and a runner that can stream), iptables-restore is
+   * started now and fed while the caller is still generating lines, so a 100,000-rule write
+   * costs little more than iptables-restore itself; otherwise the text goes in one piece at commit.
+   */
+  begin(binary: string, stream: boolean): RestoreTransaction {
+    if (!stream || !this.o.runner.start) return new RestoreTransaction(binary, undefined, this.useFlock);
+    const flocked = this.useFlock;
+    const sink = this.o.runner.start(this.argv(binary, flocked), { timeoutMs: this.timeoutMs + this.lockTimeoutMs });
+    return new RestoreTransaction(binary, sink, flocked);
   }
 
-  private async restoreOnce(binary: string, input: string): Promise<RestoreOutcome> {
-    const flocked = this.useFlock;
-    const argv = this.argv(binary, flocked);
+  /** Finishes the transaction. Rejects only when iptables-restore cannot run at all. */
+  async commit(tx: RestoreTransaction): Promise<RestoreOutcome> {
+    if (!tx.streaming) return this.restore(tx.binary, tx.text());
     let r: ExecResult;
     try {
-      r = await this.o.runner.run(argv, { input, timeoutMs: this.timeoutMs + this.lockTimeoutMs });
+      r = await tx.finish();
     } catch (e) {
-      if (flocked && e instanceof ExecError && e.argv[0] === 'flock' && e.reason.startsWith('cannot run')) {
-        this.fallBack('flock is not installed');
-        return this.restoreOnce(binary, input);
-      }
+      if (this.flockMissing(tx.flocked, e)) return this.restore(tx.binary, tx.text());
       this.o.metrics.restoreCalls.inc();
       this.o.metrics.restoreErrors.inc();
       throw e;
     }
+    return this.afterLockFallback(tx.binary, () => tx.text(), this.interpret(r, tx.flocked));
+  }
+
+  /** Drops a transaction that turned out to have nothing to write. */
+  abandon(tx: RestoreTransaction): void {
+    tx.kill();
+  }
+
+  /** One `iptables-restore --noflush` of `input`. Rejects only when the command cannot run. */
+  async restore(binary: string, input: string): Promise<RestoreOutcome> {
+    return this.afterLockFallback(binary, () => input, await this.restoreOnce(binary, input));
+  }
+
+  private afterLockFallback(binary: string, input: () => string, first: RestoreOutcome): Promise<RestoreOutcome> | RestoreOutcome {
+    if (first.ok || !first.flocked || !LOCK_HELD.test(first.stderr)) return first;
+    // The restore tried to lock the real file (no XTABLES_LOCKFILE support) and found it held,
+    // by our own flock. Nothing was applied; go back to plain --wait for good.
+    this.fallBack('this iptables ignores XTABLES_LOCKFILE');
+    return this.restoreOnce(binary, input());
+  }
+
+  private flockMissing(flocked: boolean, e: unknown): boolean {
+    if (!(flocked && e instanceof ExecError && e.argv[0] === 'flock' && e.reason.startsWith('cannot run'))) return false;
+    this.fallBack('flock is not installed');
+    return true;
+  }
+
+  private async restoreOnce(binary: string, input: string): Promise<RestoreOutcome> {
+    const flocked = this.useFlock;
+    let r: ExecResult;
+    try {
+      r = await this.o.runner.run(this.argv(binary, flocked), { input, timeoutMs: this.timeoutMs + this.lockTimeoutMs });
+    } catch (e) {
+      if (this.flockMissing(flocked, e)) return this.restoreOnce(binary, input);
+      this.o.metrics.restoreCalls.inc();
+      this.o.metrics.restoreErrors.inc();
+      throw e;
+    }
+    return this.interpret(r, flocked);
+  }
+
+  private interpret(r: ExecResult, flocked: boolean): RestoreOutcome {
     this.o.metrics.restoreCalls.inc();
     const stderr = r.stderr;
     if (flocked) {
@@ -133,6 +259,7 @@ export class RestoreRunner {
         return {
           ok: false,
           code: r.code,
+          flocked,
           lockTimeout: true,
           stderr: `the xtables lock ${this.lockFile} was held by another process for more than ${this.lockTimeoutMs / 1000} s; nothing was written (${stderr.trim()})`,
         };
@@ -140,9 +267,9 @@ export class RestoreRunner {
     }
     if (r.code !== 0) {
       this.o.metrics.restoreErrors.inc();
-      return { ok: false, code: r.code, stderr, lockTimeout: !flocked && LOCK_HELD.test(stderr) };
+      return { ok: false, code: r.code, flocked, stderr, lockTimeout: !flocked && LOCK_HELD.test(stderr) };
     }
-    return { ok: true, code: 0, stderr };
+    return { ok: true, code: 0, flocked, stderr };
   }
 
   private argv(binary: string, flocked: boolean): string[] {

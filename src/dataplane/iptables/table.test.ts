@@ -230,3 +230,38 @@ test('ip6tables binaries for IPv6 tables', async () => {
   assert.ok(k.calls.every((c) => c.argv.some((a) => a.startsWith('ip6tables-legacy-'))));
   assert.equal(k.rules('legacy', 6, 'filter', 'INPUT').length, 1);
 });
+
+test('a big transaction is streamed into iptables-restore; its errors still name the line', async () => {
+  const k = new FakeIptables();
+  const big: Chain = { name: 'cali-big', rules: Array.from({ length: 6_000 }, (_, i) => rule(['-s', `10.0.${i >> 8}.${i & 255}/32`], ['--jump', 'ACCEPT'])) };
+  const t = new IptablesTable({ table: 'filter', ipVersion: 4, binaries: binariesFor('nft'), runner: k });
+  t.setHooks([{ table: 'filter', chain: 'INPUT', rules: [rule([], ['--jump', 'cali-big'])], mode: 'insert-or-append' }]);
+  t.updateChain(big);
+  assert.deepEqual((await t.applyUpdates()).errors, []);
+  assert.equal(k.streamed.length, 1);
+  assert.equal(filterRules(k, 'cali-big', 'nft').length, 6_000);
+  assert.deepEqual(chainHashes(big).slice(-1), [/cali:([\w-]+)/.exec(filterRules(k, 'cali-big', 'nft').at(-1)!)![1]]);
+
+  const bad: Chain = { name: 'cali-big2', rules: [...big.rules, rule(['-m', 'nonexistentmatch'], ['--jump', 'ACCEPT'])] };
+  t.updateChain(bad);
+  t.setHooks([{ table: 'filter', chain: 'INPUT', rules: [rule([], ['--jump', 'cali-big']), rule([], ['--jump', 'cali-big2'])], mode: 'insert-or-append' }]);
+  const r = await t.applyUpdates();
+  assert.equal(k.streamed.length, 2);
+  assert.equal(r.failures, 1);
+  assert.match(r.errors[0]!, /line 6003: -A cali-big2 -m comment --comment "cali:[\w-]+" -m nonexistentmatch --jump ACCEPT/);
+});
+
+test('changed hooks make the next apply read the table back first; the same hooks again do not', async () => {
+  const k = new FakeIptables();
+  const t = newTable(k);
+  await t.applyUpdates();
+  const saves = (): number => k.calls.filter((c) => c.argv.some((a) => a.endsWith('-save'))).length;
+  const before = saves();
+  t.setHooks(hooks);
+  await t.applyUpdates();
+  assert.equal(saves(), before);
+  t.setHooks([...hooks, { table: 'filter', chain: 'OUTPUT', rules: [rule([], ['--jump', 'cali-INPUT'])], mode: 'insert-or-append' }]);
+  await t.applyUpdates();
+  assert.equal(saves(), before + 1);
+  assert.equal(filterRules(k, 'OUTPUT').length, 1);
+});

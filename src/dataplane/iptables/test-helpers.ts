@@ -7,7 +7,7 @@
  * written (real iptables respells it; the table never depends on the spelling, only on hashes).
  * Every command is recorded so tests can assert "no restore at all".
  */
-import type { CommandRunner, ExecResult } from '../exec.js';
+import type { CommandRunner, ExecResult, StreamingCommand } from '../exec.js';
 
 const BUILTIN_CHAINS: Readonly<Record<string, readonly string[]>> = {
   filter: ['INPUT', 'FORWARD', 'OUTPUT'],
@@ -78,6 +78,22 @@ export class FakeIptables implements CommandRunner {
 
   restoreCalls(): { argv: string[]; input?: string }[] {
     return this.calls.filter((c) => c.argv.some((a) => a.endsWith('-restore')));
+  }
+
+  /** Streamed commands (big transactions): stdin is collected, and the command runs at end(). */
+  readonly streamed: string[][] = [];
+
+  start(argv: readonly string[]): StreamingCommand {
+    const parts: string[] = [];
+    this.streamed.push([...argv]);
+    return {
+      write: (data) => {
+        parts.push(data);
+        return Promise.resolve();
+      },
+      end: () => this.run(argv, { input: parts.join('') }),
+      kill: () => undefined,
+    };
   }
 
   run(argv: readonly string[], opts: { input?: string } = {}): Promise<ExecResult> {
