@@ -14,6 +14,8 @@
  *      removed, the odd rule is rewritten, a denied pod stays denied, the foreign state stays;
  *   2. tortie is SIGKILLed and started again: no ping is lost, nothing is rewritten
  *      (felix_iptables_restore_calls stays 0 after the restart), the deny still holds;
+ *   2b. tamper (a deleted rule of ours, a foreign rule in a cali- chain, a flushed cali40 set) is
+ *      repaired by the next read-back (refresh intervals 5 s here);
  *   3. `tortie agent cleanup` after the agent stopped: nothing of ours is left, on either
  *      backend, and the foreign state is still there.
  */
@@ -73,7 +75,7 @@ test('upgrade in place from a Felix-shaped node, crash-restart, then uninstall',
       tag: 'tko',
       nodes: 2,
       podsPerNode: 0,
-      agentEnv: { FELIX_IPTABLESBACKEND: 'nft' },
+      agentEnv: { FELIX_IPTABLESBACKEND: 'nft', FELIX_IPTABLESREFRESHINTERVAL: '5', FELIX_IPSETSREFRESHINTERVAL: '5' },
       beforeAgents: async (lab) => {
         await podAdd(lab.name, 'node-1', 'web-1', { labels: { app: 'web' } });
         await podAdd(lab.name, 'node-2', 'client', { labels: { app: 'client' } });
@@ -85,7 +87,7 @@ test('upgrade in place from a Felix-shaped node, crash-restart, then uninstall',
       },
     },
     async (rl) => {
-      const env = { FELIX_IPTABLESBACKEND: 'nft' };
+      const env = { FELIX_IPTABLESBACKEND: 'nft', FELIX_IPTABLESREFRESHINTERVAL: '5', FELIX_IPSETSREFRESHINTERVAL: '5' };
       let st = rl.state();
       const node1 = st.nodes.find((n) => n.name === 'node-1')!;
       const pod = (name: string) => rl.state().pods.find((p) => p.name === name)!;
@@ -154,6 +156,27 @@ test('upgrade in place from a Felix-shaped node, crash-restart, then uninstall',
       assert.equal(await pings(other, web), false, 'still denied after the crash-restart');
       const strip = (s: string) => s.split('\n').filter((l) => !l.startsWith('#')).join('\n');
       assert.equal(strip(await save(node1.netns)), strip(settled), 'the tables are exactly as before the crash');
+
+      // ---- 2b. tamper: each repaired by the next read-back ----
+      const setName = (await sets(node1.netns)).find((n) => n.startsWith('cali40s:'));
+      assert.ok(setName, 'the policy source selector has its IP set');
+      const fwChain = `cali-fw-${web.iface}`;
+      // A deleted rule of ours (the RELATED,ESTABLISHED accept at the top of cali-tw-).
+      await runIn(node1.netns, ['iptables-nft', '-D', twChain, '1']);
+      // A foreign rule slipped into one of our chains.
+      await runIn(node1.netns, ['iptables-nft', '-I', fwChain, '1', '-j', 'ACCEPT']);
+      // The client's address flushed out of the source set: the client is cut off until repaired.
+      await runIn(node1.netns, ['ipset', 'flush', setName]);
+      await waitFor(
+        async () => {
+          const t = await save(node1.netns);
+          return new RegExp(`-A ${twChain} -m comment --comment "cali:[\\w-]{16}" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`).test(t) && !new RegExp(`-A ${fwChain} -j ACCEPT`).test(t);
+        },
+        { timeoutMs: 30_000, intervalMs: 500, what: 'the deleted rule restored and the foreign rule removed' },
+      );
+      await waitFor(async () => (await runIn(node1.netns, ['ipset', 'list', setName])).stdout.includes(client.ip), { timeoutMs: 30_000, intervalMs: 500, what: 'the flushed set refilled' });
+      await waitFor(() => pings(client, web), { timeoutMs: 10_000, what: 'client reaches web-1 again after the repair' });
+      assert.equal(await pings(other, web), false, 'still denied after the repair');
 
       // ---- 3. uninstall ----
       await agentStop(rl.name, 'node-1');
