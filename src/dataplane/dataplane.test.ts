@@ -485,3 +485,75 @@ test('a route queued while a batch is being written is written too, and invalid 
   assert.equal(k.routeList().length, 3001);
   assert.equal(dp.status().inSync, true);
 });
+
+/** A stand-in for the policy dataplane: records the order of its steps, fails on demand. */
+function stubPolicy(order: string[], failing: { on: boolean }) {
+  const ok = { writes: 1, failures: 0, waiting: 0, errors: [] as string[] };
+  const step = (name: string) => ({
+    name,
+    updates: async () => {
+      order.push(`${name}+`);
+      return failing.on && name === 'iptables' ? { writes: 0, failures: 1, waiting: 0, errors: ['iptables-restore rejected the transaction'] } : ok;
+    },
+    deletions: async () => {
+      order.push(`${name}-`);
+      return { ...ok, writes: 0 };
+    },
+  });
+  return {
+    ipsetsStep: step('ipsets'),
+    iptablesStep: step('iptables'),
+    inSync: true,
+    start: () => undefined,
+    stop: () => undefined,
+    requestResync: () => undefined,
+    setEncap: () => undefined,
+    onMessages: () => undefined,
+  } as unknown as import('./policy/policy-dataplane.js').PolicyDataplane;
+}
+
+test('policy sits between VTEPs and routes: sets, then rules, then routes; deletions in reverse', async () => {
+  const k = new FakeKernel();
+  k.addLink('lo');
+  k.addLink('cali1234');
+  const order: string[] = [];
+  const clock = new ManualClock();
+  const origAdd = k.routes.apply.bind(k.routes);
+  k.routes.apply = async (...a: Parameters<typeof origAdd>) => {
+    order.push('routes');
+    return origAdd(...a);
+  };
+  const dp = new Dataplane({ kernel: k, clock, policy: () => stubPolicy(order, { on: false }) });
+  dp.setRoute(WL);
+  dp.start();
+  dp.setDatastoreInSync(true);
+  await clock.tick(0);
+  assert.deepEqual(order.slice(0, 3), ['ipsets+', 'iptables+', 'routes']);
+  assert.deepEqual(order.slice(-2), ['iptables-', 'ipsets-']);
+  await dp.stop();
+});
+
+test('a policy apply that keeps failing makes the node not ready, and ready again once it succeeds', async () => {
+  const k = new FakeKernel();
+  k.addLink('lo');
+  const clock = new ManualClock();
+  const failing = { on: false };
+  const dp = new Dataplane({ kernel: k, clock, policy: () => stubPolicy([], failing) });
+  dp.start();
+  dp.setDatastoreInSync(true);
+  await clock.tick(0);
+  assert.equal(dp.status().ready, true);
+  failing.on = true;
+  dp.requestResync();
+  await clock.tick(100);
+  assert.equal(dp.status().consecutiveFailures, 1);
+  assert.equal(dp.status().ready, true, 'one failure is treated as transient');
+  for (let i = 0; i < 4 && dp.status().consecutiveFailures < 3; i++) await clock.tick(30_000);
+  assert.ok(dp.status().consecutiveFailures >= 3);
+  assert.equal(dp.status().ready, false, 'failing again and again: not ready');
+  failing.on = false;
+  await clock.tick(30_000);
+  assert.equal(dp.status().consecutiveFailures, 0);
+  assert.equal(dp.status().ready, true);
+  await dp.stop();
+});
