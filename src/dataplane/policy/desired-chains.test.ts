@@ -86,3 +86,15 @@ test('IPv6 renders ip6tables chains from the same messages', () => {
   assert.ok(text.includes('fd00::/8'));
   assert.ok(!text.includes('10.0.0.0/8'));
 });
+
+test('a host endpoint without an interface name is refused on its own; the others still render', () => {
+  const d = new DesiredChains(4, {});
+  const hep = (name: string) => ({ name, profileIds: [], tiers: [], untrackedTiers: [], preDnatTiers: [], forwardTiers: [], expectedIpv4Addrs: [], expectedIpv6Addrs: [] });
+  assert.throws(() => d.setHost('ips-only', hep('')), /no interfaceName/);
+  d.setHost('eth0', hep('eth0'));
+  d.setHost('all', hep('*'));
+  const f = d.flush();
+  const filter = names(f, 'filter');
+  assert.ok(filter.includes('cali-th-eth0'));
+  assert.ok(filter.includes('cali-fh-any-interface-at-all'));
+});

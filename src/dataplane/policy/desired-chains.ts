@@ -116,6 +116,9 @@ export class DesiredChains {
   }
 
   setHost(key: string, hep: HostEndpointBody): void {
+    // Refused here (counted and logged by the caller) rather than in the dispatch render, where
+    // one bad endpoint would fail every pass.
+    if (hep.name === '') throw new Error(`host endpoint ${key} has no interfaceName; tortie binds host endpoints by interface name or '*' only (expectedIPs alone are not supported)`);
     const prev = this.hosts.get(key);
     this.hosts.set(key, hep);
     if (prev?.name !== hep.name || tierShape(prev) !== tierShape(hep)) this.dispatchDirty = true;
