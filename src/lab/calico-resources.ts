@@ -137,6 +137,14 @@ export interface WorkloadEndpointSpec {
   profiles: string[];
   interfaceName: string;
   mac: string;
+  ports?: EndpointPort[];
+}
+
+/** A named port of a pod (its containerPorts), which policy rules can name instead of a number. */
+export interface EndpointPort {
+  name: string;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  port: number;
 }
 
 export function workloadEndpointResource(o: {
@@ -149,6 +157,7 @@ export function workloadEndpointResource(o: {
   iface: string;
   mac: string;
   labels: Record<string, string>;
+  ports?: readonly EndpointPort[];
 }): Resource<'WorkloadEndpoint', WorkloadEndpointSpec> {
   return {
     apiVersion: API_VERSION,
@@ -173,6 +182,8 @@ export function workloadEndpointResource(o: {
       profiles: [`kns.${o.namespace}`, `ksa.${o.namespace}.${DEFAULT_SERVICE_ACCOUNT}`],
       interfaceName: o.iface,
       mac: o.mac,
+      // The CNI plugin writes ports only when the pod declares some.
+      ...(o.ports?.length ? { ports: o.ports.map((p) => ({ ...p })) } : {}),
     },
   };
 }

@@ -225,6 +225,20 @@ export async function waitFor<T>(
   }
 }
 
+/** Maps `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
 /** The last `lines` lines of a log file, for error messages; empty if it does not exist. */
 export function tailFile(path: string, lines = 20): string {
   if (!existsSync(path)) return '';

@@ -15,6 +15,11 @@ export { birdConfig, birdcArgv, startBird, DEFAULT_BIRD_AS, type BirdConfigOptio
 export { labEtcdClient, withEtcd } from './datastore.js';
 export { tortieArgv, AGENT_HEALTH_PORT, type AgentStartOptions } from './agent.js';
 export { type PodAddOptions, parseLabels } from './pods.js';
-export { run, spawnDaemon, stopProcess, waitFor, isRunning, CommandError, WaitTimeoutError, type RunOptions, type RunResult } from './exec.js';
+export { type EndpointPort } from './calico-resources.js';
+export { run, spawnDaemon, stopProcess, waitFor, mapLimit, isRunning, CommandError, WaitTimeoutError, type RunOptions, type RunResult } from './exec.js';
 export { runIn, inNetns, ipIn, netnsAdd, netnsDelete, netnsExists, netnsList, netnsPids } from './netns.js';
+export {
+  startTcpServer, tcpConnect, udpExchange, icmpPing, parsePeerLine, DEFAULT_CONNECT_TIMEOUT_MS,
+  type TcpServer, type TcpServerOptions, type ConnectResult, type ConnectFailure,
+} from './traffic.js';
 export * as names from './names.js';

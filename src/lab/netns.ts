@@ -97,9 +97,11 @@ export interface LoggedChild {
  * (BIRD, GoBGP, tortie) of the BGP integration tests and benchmark. Unlike spawnDaemon it stays
  * tied to this process, which stops it in its cleanup.
  */
-export function spawnLoggedIn(ns: string, name: string, argv: readonly string[], log: string): LoggedChild {
+export function spawnLoggedIn(ns: string, name: string, argv: readonly string[], log: string, o: { stdin?: 'ignore' | 'pipe' } = {}): LoggedChild {
   const fd = openSync(log, 'a');
-  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', fd, fd] });
+  // stdin 'pipe': a program that exits at end of input then dies with us even if we are killed
+  // before our cleanup runs (the pipe closes with our process).
+  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: [o.stdin ?? 'ignore', fd, fd] });
   closeSync(fd);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return {

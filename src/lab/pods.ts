@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { resourceKey, workloadEndpointName } from '../datastore/keys.js';
 import { UserError } from '../util/errors.js';
-import { namespaceProfile, serviceAccountProfile, workloadEndpointResource, DEFAULT_SERVICE_ACCOUNT } from './calico-resources.js';
+import { namespaceProfile, serviceAccountProfile, workloadEndpointResource, DEFAULT_SERVICE_ACCOUNT, type EndpointPort } from './calico-resources.js';
 import { createIfAbsent, ensurePool, withEtcd } from './datastore.js';
 import { assignIp, releaseByHandle } from './ipam.js';
 import { caliInterfaceName, CALI_HOST_MAC, podNetnsName, POD_GATEWAY, validateDnsLabel } from './names.js';
@@ -19,6 +19,8 @@ import { stopProcess } from './exec.js';
 export interface PodAddOptions {
   namespace?: string;
   labels?: Record<string, string>;
+  /** Named ports for the WorkloadEndpoint (a pod's containerPorts), for named-port policy rules. */
+  ports?: readonly EndpointPort[];
   /** Add `<ip>/32 dev cali...` in the node namespace, as Calico's CNI does. Default true. */
   hostRoute?: boolean;
 }
@@ -35,6 +37,16 @@ export function validateLabels(labels: Record<string, string>): void {
   for (const [k, v] of Object.entries(labels)) {
     if (!LABEL_KEY_RE.test(k)) throw new UserError(`invalid label key ${JSON.stringify(k)}`);
     if (!LABEL_VALUE_RE.test(v)) throw new UserError(`invalid value ${JSON.stringify(v)} for label ${k}`);
+  }
+}
+
+/** Kubernetes port names (IANA service names): what a policy rule can name, at most 15 characters. */
+const PORT_NAME_RE = /^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/;
+
+export function validatePorts(ports: readonly EndpointPort[]): void {
+  for (const p of ports) {
+    if (!PORT_NAME_RE.test(p.name)) throw new UserError(`invalid port name ${JSON.stringify(p.name)}: lowercase letters, digits and '-', at most 15 characters`);
+    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) throw new UserError(`invalid port ${p.port} for ${p.name}: must be 1-65535`);
   }
 }
 
@@ -57,6 +69,7 @@ export async function addPod(state: LabState, nodeName: string, pod: string, o: 
   validateDnsLabel('namespace', namespace);
   const labels = o.labels ?? {};
   validateLabels(labels);
+  validatePorts(o.ports ?? []);
   const node = state.nodes.find((n) => n.name === nodeName);
   if (!node) throw new UserError(`lab ${state.name} has no node ${JSON.stringify(nodeName)} (nodes: ${state.nodes.map((n) => n.name).join(', ')})`);
   if (findPod(state, pod, namespace)) throw new UserError(`pod ${namespace}/${pod} already exists in lab ${state.name}`);
@@ -99,7 +112,7 @@ export async function addPod(state: LabState, nodeName: string, pod: string, o: 
     await withEtcd(state, async (c) => {
       await createIfAbsent(c, resourceKey('profiles', `kns.${namespace}`), namespaceProfile(namespace));
       await createIfAbsent(c, resourceKey('profiles', `ksa.${namespace}.${DEFAULT_SERVICE_ACCOUNT}`), serviceAccountProfile(namespace, DEFAULT_SERVICE_ACCOUNT));
-      const wep = workloadEndpointResource({ name: wepName, namespace, node: node.name, pod, containerId, ip, iface, mac, labels });
+      const wep = workloadEndpointResource({ name: wepName, namespace, node: node.name, pod, containerId, ip, iface, mac, labels, ports: o.ports });
       if (!(await createIfAbsent(c, wepKey, wep))) throw new UserError(`WorkloadEndpoint ${wepKey} already exists in etcd`);
     });
     const p: PodState = { namespace, name: pod, node: node.name, netns, ip, iface, mac, containerId, handleId, wepKey, block, labels };

@@ -12,7 +12,7 @@ import { birdConfig, DEFAULT_BIRD_AS, startBird } from './bird.js';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_POOL_CIDR, ENCAP_MODES, type EncapMode } from './calico-resources.js';
 import { provisionCluster } from './datastore.js';
 import { etcdHealth, startEtcd } from './etcd.js';
-import { isRunning, processStartTime, waitFor } from './exec.js';
+import { isRunning, mapLimit, processStartTime, waitFor } from './exec.js';
 import { parseCidr, poolBlocks } from './ipam.js';
 import {
   BIRD_IP, bridgeIp, ETCD_IP, FABRIC_PREFIX_LEN, FABRIC_SUBNETS, MAX_NODES, labNetnsPrefix, netnsName, nodeIp, nodeName, nodeSubnet,
@@ -52,19 +52,6 @@ export interface LabUpOptions {
 
 /** How many namespaces to probe at once when checking etcd from every node (2 shared cores). */
 const PROBE_CONCURRENCY = 6;
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
 
 /** Is there any trace of a lab with this name: a state file here, an index entry, a namespace? */
 function labExists(name: string): string | undefined {

@@ -4,7 +4,7 @@
  */
 import { resourceKey } from '../../src/datastore/keys.js';
 import {
-  agentStartAll, labUp, labDown, podAdd, requireRoot, runIn, waitFor, withEtcd, birdcArgv, run,
+  agentStartAll, labUp, labDown, podAdd, requireRoot, runIn, waitFor, withEtcd, birdcArgv, run, icmpPing,
   type LabState, type LabUpOptions, type PodState, type AgentStartOptions,
 } from '../../src/lab/index.js';
 import { loadLab } from '../../src/lab/state.js';
@@ -57,8 +57,7 @@ export async function startAgents(name: string, env?: Record<string, string>): P
 
 /** Ping from one pod to another: true when one echo reply comes back. */
 export async function ping(from: PodState, to: PodState, count = 1): Promise<boolean> {
-  const r = await runIn(from.netns, ['ping', '-n', '-c', String(count), '-W', '1', to.ip], { allowFailure: true, timeoutMs: 5000 + count * 1000 });
-  return r.code === 0;
+  return (await icmpPing(from.netns, to.ip, { count })).ok;
 }
 
 /** Every pod pings every other pod; returns the failing pairs. */
@@ -111,22 +110,22 @@ export async function birdRoutes(lab: LabState): Promise<string> {
   return r.stdout;
 }
 
-export async function putResource(lab: LabState, plural: string, name: string, value: unknown): Promise<void> {
+export async function putResource(lab: LabState, plural: string, name: string, value: unknown, namespace?: string): Promise<void> {
   await withEtcd(lab, async (c) => {
-    await c.put(resourceKey(plural, name)).value(JSON.stringify(value));
+    await c.put(resourceKey(plural, name, namespace)).value(JSON.stringify(value));
   });
 }
 
-export async function getResource<T>(lab: LabState, plural: string, name: string): Promise<T | undefined> {
+export async function getResource<T>(lab: LabState, plural: string, name: string, namespace?: string): Promise<T | undefined> {
   return withEtcd(lab, async (c) => {
-    const v = await c.get(resourceKey(plural, name)).string();
+    const v = await c.get(resourceKey(plural, name, namespace)).string();
     return v ? (JSON.parse(v) as T) : undefined;
   });
 }
 
-export async function deleteResource(lab: LabState, plural: string, name: string): Promise<void> {
+export async function deleteResource(lab: LabState, plural: string, name: string, namespace?: string): Promise<void> {
   await withEtcd(lab, async (c) => {
-    await c.delete().key(resourceKey(plural, name));
+    await c.delete().key(resourceKey(plural, name, namespace));
   });
 }
 
