@@ -3,10 +3,11 @@
  * node and an agent on every node; shows what is there, then tears it all down, also on Ctrl-C
  * or a failed step. The demo is a list of steps so later work adds a step instead of editing a
  * script. Routing steps: cross-node ping in BGP mode, the routes and BIRD's table, `tortie status`,
- * a policy as the agent resolves it (`tortie status policy`), then the pool switched to VXLAN
+ * a policy enforced and shown as the agent resolves it (`tortie status policy`), then the pool switched to VXLAN
  * without restarting anything and the ping again.
  */
 import { agentStart, podAdd, labStatus } from './lab.js';
+import { icmpPing, startTcpServer, tcpConnect } from './traffic.js';
 import { labDown, sweepStale } from './teardown.js';
 import { labUp } from './up.js';
 import { AGENT_HEALTH_PORT, tortieArgv } from './agent.js';
@@ -223,28 +224,55 @@ export const demoSteps: DemoStep[] = [
     },
   },
   {
-    title: 'Policy as Felix resolves it: a NetworkPolicy for app=web, then tortie status policy (not enforced yet)',
+    title: 'Policy enforced: a NetworkPolicy lets app=web pods in on TCP 80 only; tortie status policy, then it is deleted again',
     async run(ctx) {
       const s = lab(ctx);
-      const pod = labStatus(ctx.name).pods.find((p) => p.node === s.nodes[0]!.name);
-      if (!pod) throw new Error('no pod on node-1');
+      const pods = labStatus(ctx.name).pods;
+      const target = pods.find((p) => p.node === s.nodes[0]!.name);
+      const client = pods.find((p) => p.node !== s.nodes[0]!.name);
+      if (!target || !client) throw new Error('the demo needs a pod on node-1 and one elsewhere');
       const policy = {
         apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy',
-        metadata: { name: 'web-ingress', namespace: pod.namespace },
-        spec: { selector: "app == 'web'", ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: "app == 'web'" }, destination: { ports: [80] } }] },
+        metadata: { name: 'web-ingress', namespace: target.namespace },
+        spec: { selector: "app == 'web'", types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: "app == 'web'" }, destination: { ports: [80] } }] },
       };
-      await withEtcd(s, (c) => c.put(resourceKey('networkpolicies', policy.metadata.name, policy.metadata.namespace)).value(JSON.stringify(policy)).then(() => undefined));
-      ctx.out(`NetworkPolicy ${policy.metadata.namespace}/${policy.metadata.name}: allow TCP 80 from app=web`);
-      const socket = loadLab(ctx.name).nodes[0]?.agent?.controlSocket;
-      if (!socket) throw new Error('no agent on node-1');
-      const deadline = Date.now() + 15_000;
-      let r = await run([...tortieArgv(), 'status', 'policy', `${pod.namespace}/${pod.name}`, '--socket', socket], { allowFailure: true });
-      while (!r.stdout.includes('web-ingress') && Date.now() < deadline) {
-        await new Promise((res) => setTimeout(res, 500));
-        r = await run([...tortieArgv(), 'status', 'policy', `${pod.namespace}/${pod.name}`, '--socket', socket], { allowFailure: true });
+      const key = resourceKey('networkpolicies', policy.metadata.name, policy.metadata.namespace);
+      const servers = [await startTcpServer(target.netns, 80), await startTcpServer(target.netns, 8080)];
+      const check = async (): Promise<string> => {
+        const [t80, t8080, icmp] = [await tcpConnect(client.netns, target.ip, 80), await tcpConnect(client.netns, target.ip, 8080), await icmpPing(client.netns, target.ip)];
+        const word = (ok: boolean) => (ok ? 'allowed' : 'denied');
+        return `${client.name} -> ${target.name}: tcp/80 ${word(t80.ok)}, tcp/8080 ${word(t8080.ok)}, ping ${word(icmp.ok)}`;
+      };
+      const until = async (want: string): Promise<string> => {
+        const deadline = Date.now() + 15_000;
+        let got = await check();
+        while (got !== want && Date.now() < deadline) {
+          await new Promise((res) => setTimeout(res, 500));
+          got = await check();
+        }
+        if (got !== want) throw new Error(`expected "${want}", got "${got}"`);
+        return got;
+      };
+      const open = `${client.name} -> ${target.name}: tcp/80 allowed, tcp/8080 allowed, ping allowed`;
+      const enforced = `${client.name} -> ${target.name}: tcp/80 allowed, tcp/8080 denied, ping denied`;
+      try {
+        ctx.out(`before: ${await until(open)}`);
+        await withEtcd(s, (c) => c.put(key).value(JSON.stringify(policy)).then(() => undefined));
+        ctx.out(`NetworkPolicy ${policy.metadata.namespace}/${policy.metadata.name}: allow TCP 80 from app=web, nothing else`);
+        ctx.out(`with the policy: ${await until(enforced)}`);
+        const socket = loadLab(ctx.name).nodes[0]?.agent?.controlSocket;
+        if (!socket) throw new Error('no agent on node-1');
+        const r = await run([...tortieArgv(), 'status', 'policy', `${target.namespace}/${target.name}`, '--socket', socket], { allowFailure: true });
+        ctx.out(r.stdout || r.stderr);
+        const chains = await runIn(s.nodes[0]!.netns, ['iptables-save', '-t', 'filter'], { allowFailure: true });
+        const chain = /\[(cali-pi-[^\]]+)\]/.exec(r.stdout)?.[1];
+        const mine = chain ? chains.stdout.split('\n').filter((l) => l.startsWith(`-A ${chain} `)) : [];
+        ctx.out(`node-1 iptables-save -t filter, the policy's chain ${chain ?? '(not found)'}:\n${mine.join('\n')}`);
+      } finally {
+        await withEtcd(s, (c) => c.delete().key(key).then(() => undefined)).catch(() => undefined);
+        for (const srv of servers) await srv.stop();
       }
-      ctx.out(r.stdout || r.stderr);
-      if (!r.stdout.includes('web-ingress')) throw new Error('the policy did not show for the pod within 15 s');
+      ctx.out(`policy deleted: ${await until(open)}`);
     },
   },
   {

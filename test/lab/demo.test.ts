@@ -36,8 +36,11 @@ test('demo: all sections, lab steps succeed, torn down afterwards', async () => 
   assert.equal(get('WorkloadEndpoints').trim().split('\n').filter((l) => l.includes('/workloadendpoints/default/')).length, 6);
   assert.match(get('BIRD peer'), /node_3\s+BGP/);
   assert.match(get('Agent health'), /node-1 \(198\.18\.0\.11\): \/liveness/);
-  assert.doesNotMatch(get('Policy as Felix resolves it'), /FAILED/);
-  assert.match(get('Policy as Felix resolves it'), /tier default \(end of tier: Deny\)[\s\S]*NetworkPolicy\/default\/web-ingress {2}\[cali-pi-_[A-Za-z0-9_-]{19}\]/, 'np/default/web-ingress is 30 characters with its prefix: Felix hashes it to 28');
+  assert.doesNotMatch(get('Policy enforced'), /FAILED/);
+  assert.match(get('Policy enforced'), /with the policy: \S+ -> \S+: tcp\/80 allowed, tcp\/8080 denied, ping denied/);
+  assert.match(get('Policy enforced'), /policy deleted: \S+ -> \S+: tcp\/80 allowed, tcp\/8080 allowed, ping allowed/);
+  assert.match(get('Policy enforced'), /-A cali-pi-_\S+ .*--dports 80/);
+  assert.match(get('Policy enforced'), /tier default \(end of tier: Deny\)[\s\S]*NetworkPolicy\/default\/web-ingress {2}\[cali-pi-_[A-Za-z0-9_-]{19}\]/, 'np/default/web-ingress is 30 characters with its prefix: Felix hashes it to 28');
   assert.match(get('Tear down'), new RegExp(`lab ${name} removed`));
   assertNoNamespaces(`tl-${name}-`);
 });
