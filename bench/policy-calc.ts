@@ -13,21 +13,15 @@
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { validateResource, canonicalKey, type ResourceKind } from '../src/datastore/model/index.js';
 import type { Update } from '../src/datastore/syncer.js';
-import { CalcGraph } from '../src/calc/graph.js';
+import type { CalcGraph } from '../src/calc/graph.js';
 import type { PolicyMessage } from '../src/proto/policy.js';
+import { BATCH, LOCAL, NAMESPACES, POLICIES, ROLES, cluster, policy, policyCalcGraph, wep } from './lib/policy-cluster.js';
 
 /** Targets from the policy calculation issue. */
 const TARGET_INITIAL_S = 2;
 const TARGET_RSS_MB = 200;
 const TARGET_P99_MS = 5;
-
-const NAMESPACES = 5000;
-const POLICIES = 1000;
-const LOCAL = 250;
-const NODE = 'node-1';
-const BATCH = 500;
 
 const { values: args } = parseArgs({
   options: {
@@ -38,93 +32,13 @@ const { values: args } = parseArgs({
   },
 });
 
-function add(kind: ResourceKind, value: Record<string, unknown>, rev: number): Update {
-  const v = validateResource(kind, { apiVersion: 'projectcalico.org/v3', kind, ...value });
-  if (!v.ok) throw new Error(`${kind}: ${JSON.stringify(v.problems)}`);
-  const md = value.metadata as { name: string; namespace?: string };
-  return { type: 'add', kind, key: canonicalKey(kind, md.name, md.namespace), value: v.resource, revision: String(rev) };
-}
-
-const ROLES = ['frontend', 'backend', 'db', 'cache'];
-const ns = (i: number) => `ns-${i % NAMESPACES}`;
-const ipOf = (i: number) => `10.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-
-function wep(i: number, rev: number, extraLabels: Record<string, string> = {}, local = i < LOCAL): Update {
-  const n = ns(i);
-  const pod = `pod-${i}`;
-  const node = local ? NODE : `node-${2 + (i % 500)}`;
-  return add('WorkloadEndpoint', {
-    metadata: {
-      name: `${node}-k8s-${pod}-eth0`,
-      namespace: n,
-      labels: { 'projectcalico.org/namespace': n, 'projectcalico.org/orchestrator': 'k8s', app: `app-${i % 50}`, role: ROLES[i % 4]!, version: `v${i % 3}`, ...extraLabels },
-    },
-    spec: {
-      node, orchestrator: 'k8s', pod, endpoint: 'eth0', interfaceName: `cali${i.toString(16).padStart(11, '0')}`,
-      ipNetworks: [`${ipOf(i)}/32`], profiles: [`kns.${n}`, `ksa.${n}.default`],
-      ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
-    },
-  }, rev);
-}
-
-function policy(j: number, rev: number, variant = 0): Update {
-  const tiers = ['security', 'platform', 'default'];
-  const tier = tiers[j % 3]!;
-  if (j % 3 === 2) {
-    // Namespaced policies in the default tier: what applications write.
-    return add('NetworkPolicy', {
-      metadata: { name: `np-${j}`, namespace: ns(j) },
-      spec: {
-        order: 100 + (j % 10), selector: `app == 'app-${j % 50}'`, types: ['Ingress', 'Egress'],
-        ingress: [
-          { action: 'Allow', protocol: 'TCP', source: { selector: `role == '${ROLES[(j + variant) % 4]}'` }, destination: { ports: [80, 443, 'http'] } },
-          { action: 'Allow', source: { namespaceSelector: `team == 'team-${j % 20}'` } },
-        ],
-        egress: [{ action: 'Allow', protocol: 'UDP', destination: { ports: [53] } }, { action: 'Allow', destination: { selector: `role == 'db'` } }],
-      },
-    }, rev);
-  }
-  return add('GlobalNetworkPolicy', {
-    metadata: { name: `gnp-${j}` },
-    spec: {
-      tier, order: j % 100, selector: j % 2 ? `role == '${ROLES[j % 4]}'` : `version == 'v${j % 3}'`,
-      ingress: [
-        { action: j % 5 === 0 ? 'Deny' : 'Pass', source: { nets: [`192.0.${j % 256}.0/24`], notNets: ['192.0.0.0/30'] } },
-        { action: 'Allow', protocol: 'ICMP', icmp: { type: 8 } },
-        { action: 'Allow', source: { selector: `app == 'app-${(j + variant) % 50}' && role == 'frontend'` } },
-      ],
-      egress: [{ action: 'Allow' }],
-    },
-  }, rev);
-}
-
-/** The cluster's updates, generated batch by batch (the syncer does not keep values either). */
-function* cluster(endpoints: number): Generator<Update> {
-  let rev = 1;
-  yield add('Tier', { metadata: { name: 'security' }, spec: { order: 100 } }, rev++);
-  yield add('Tier', { metadata: { name: 'platform' }, spec: { order: 200 } }, rev++);
-  for (let i = 0; i < NAMESPACES; i++) {
-    yield add('Profile', { metadata: { name: `kns.${ns(i)}` }, spec: { ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }], labelsToApply: { 'pcns.projectcalico.org/name': ns(i), 'pcns.team': `team-${i % 20}` } } }, rev++);
-    yield add('Profile', { metadata: { name: `ksa.${ns(i)}.default` }, spec: { labelsToApply: { 'pcsa.projectcalico.org/name': 'default' } } }, rev++);
-  }
-  for (let j = 0; j < POLICIES; j++) yield policy(j, rev++);
-  for (let i = 0; i < endpoints; i++) yield wep(i, rev++);
-}
-
 function newGraph(): { g: CalcGraph; counts: Map<string, number> } {
   const counts = new Map<string, number>();
-  const noop = () => undefined;
-  const g = new CalcGraph(
-    { nodeName: NODE, networkingBackend: 'bird', uplinkMtu: 1500, vxlanVni: 4096, vxlanPort: 4789 },
-    {
-      dataplane: { setRoute: noop, deleteRoute: noop, setVxlanDevice: noop, setIpipDevice: noop, setVtep: noop, deleteVtep: noop },
-      policy: {
-        onPolicyMessages(msgs: readonly PolicyMessage[]) {
-          for (const m of msgs) counts.set(m.type, (counts.get(m.type) ?? 0) + 1);
-        },
-      },
+  const g = policyCalcGraph({
+    onPolicyMessages(msgs: readonly PolicyMessage[]) {
+      for (const m of msgs) counts.set(m.type, (counts.get(m.type) ?? 0) + 1);
     },
-  );
+  });
   return { g, counts };
 }
 

@@ -8,7 +8,6 @@
  *   node dist/bench/route-programming.js [--routes 100000]
  *   node --import tsx bench/route-programming.ts --routes 10000      (during development)
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { run } from '../src/lab/exec.js';
@@ -18,32 +17,13 @@ import { iproute2Kernel } from '../src/dataplane/kernel.js';
 import { routeReplaceLine } from '../src/dataplane/iproute2-routes.js';
 import type { KernelRoute } from '../src/dataplane/netlink.js';
 import type { DesiredRoute } from '../src/dataplane/types.js';
+import { childCpuMs, ownCpuMs } from './lib/bench-net.js';
 
 /** Target from the task: the reconciler within 1.25× of plain `ip -batch`. */
 const TARGET_RATIO = 1.25;
 /** Target from the task: refresh of 100,000 unchanged routes under 1 s. */
 const TARGET_REFRESH_MS = 1000;
 const DEV = 'calibench0';
-/** Linux USER_HZ (`getconf CLK_TCK`): the unit of the child CPU times in /proc/self/stat. */
-const CLK_TCK = 100;
-
-/**
- * CPU time (ms) used so far by this process's finished children (`cutime + cstime`, fields 16
- * and 17 of /proc/self/stat; 10 ms resolution). On a shared machine wall times move with other
- * people's load; CPU times mostly do not, so they show whether a slow round was our work or a
- * wait for a core.
- */
-function childCpuMs(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
-}
-
-/** CPU time (ms) of this process itself (all threads: JS, GC, libuv). */
-function ownCpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
 function routeDst(i: number): string {
   // 10.64.0.0 upwards: 100,000 /32s fit below 10.66.0.0.

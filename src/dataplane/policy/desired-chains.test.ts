@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { PolicyBody, TierInfo, WorkloadEndpointBody } from '../../proto/policy.js';
 import { DesiredChains } from './desired-chains.js';
 import { gnp, np, parsedRule } from '../rules/test-helpers.js';
+import { ruleTargets } from '../rules/index.js';
 
 const body = (over: Partial<PolicyBody> = {}): PolicyBody => ({ inboundRules: [parsedRule()], outboundRules: [], untracked: false, preDnat: false, applyOnForward: false, ...over });
 
@@ -24,6 +25,20 @@ test('the first flush holds the static chains, their hooks, empty dispatch and a
   assert.equal(again.updates.size, 0);
   assert.equal(again.removals.size, 0);
   assert.equal(again.hooks, undefined);
+});
+
+test('every chain a desired chain or hook jumps to is desired too (iptables-restore refuses a jump to a missing chain)', () => {
+  const d = new DesiredChains(4, {});
+  const hooks = d.flush().hooks ?? [];
+  d.setWorkload('k8s/default.a/eth0', wep('cali12345'));
+  d.flush();
+  for (const [table, chains] of d.all()) {
+    const have = new Set(chains.map((c) => c.name));
+    const rules = [...chains.flatMap((c) => c.rules), ...hooks.filter((h) => h.table === table).flatMap((h) => h.rules)];
+    // kns.default's profile chains come from a profile message this test does not send.
+    const missing = [...new Set(rules.flatMap((r) => ruleTargets(r)))].filter((t) => !have.has(t) && !t.startsWith('cali-pri-') && !t.startsWith('cali-pro-'));
+    assert.deepEqual(missing, [], `${table}: jumps to chains nobody renders`);
+  }
 });
 
 test('a policy goes to the table its kind says; removing it removes its chains', () => {
