@@ -17,3 +17,12 @@ export function createMetricsRegistry(opts: { defaultMetrics?: boolean } = {}): 
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   return registry;
 }
+
+/**
+ * The metric already registered under `name`, or a new one from `make`: for metrics that several
+ * instances share on one registry (the IPv4 and IPv6 reconcilers, say), created by whichever
+ * instance comes first.
+ */
+export function sharedMetric<M>(registry: Registry, name: string, make: () => M): M {
+  return (registry.getSingleMetric(name) as M | undefined) ?? make();
+}

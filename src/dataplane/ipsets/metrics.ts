@@ -9,6 +9,7 @@
  * of the whole namespace, which both families see alike, so whichever resynced last is right.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { sharedMetric } from '../../metrics/registry.js';
 
 export interface IpSetsMetrics {
   calls: Counter;
@@ -18,16 +19,13 @@ export interface IpSetsMetrics {
   total: Gauge;
 }
 
-function existing<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
 
 export function createIpSetsMetrics(registry: Registry): IpSetsMetrics {
   const registers = [registry];
   return {
-    calls: existing(registry, 'felix_ipset_calls', () => new Counter({ name: 'felix_ipset_calls', help: 'Number of ipset commands executed.', registers })),
-    errors: existing(registry, 'felix_ipset_errors', () => new Counter({ name: 'felix_ipset_errors', help: 'Number of ipset command failures.', registers })),
-    calico: existing(registry, 'felix_ipsets_calico', () => new Gauge({ name: 'felix_ipsets_calico', help: 'Number of active Calico IP sets.', labelNames: ['ip_version'], registers })),
-    total: existing(registry, 'felix_ipsets_total', () => new Gauge({ name: 'felix_ipsets_total', help: 'Total number of active IP sets.', registers })),
+    calls: sharedMetric(registry, 'felix_ipset_calls', () => new Counter({ name: 'felix_ipset_calls', help: 'Number of ipset commands executed.', registers })),
+    errors: sharedMetric(registry, 'felix_ipset_errors', () => new Counter({ name: 'felix_ipset_errors', help: 'Number of ipset command failures.', registers })),
+    calico: sharedMetric(registry, 'felix_ipsets_calico', () => new Gauge({ name: 'felix_ipsets_calico', help: 'Number of active Calico IP sets.', labelNames: ['ip_version'], registers })),
+    total: sharedMetric(registry, 'felix_ipsets_total', () => new Gauge({ name: 'felix_ipsets_total', help: 'Total number of active IP sets.', registers })),
   };
 }

@@ -12,7 +12,8 @@
  * polling, so there is no probe count: `felix_iptables_lock_retries` counts the restores that
  * found the lock held (waited longer than an uncontended lock ever takes).
  */
-import { Counter, Gauge, Registry, Summary, type Metric } from 'prom-client';
+import { Counter, Gauge, Registry, Summary } from 'prom-client';
+import { sharedMetric } from '../../metrics/registry.js';
 
 export interface IptablesMetrics {
   restoreCalls: Counter;
@@ -26,34 +27,31 @@ export interface IptablesMetrics {
   lockRetries: Counter<'version'>;
 }
 
-function once<M extends Metric>(registry: Registry, name: string, make: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? make();
-}
 
 export function createIptablesMetrics(registry: Registry): IptablesMetrics {
   const registers = [registry];
   return {
-    restoreCalls: once(registry, 'felix_iptables_restore_calls', () => new Counter({ name: 'felix_iptables_restore_calls', help: 'Number of iptables-restore calls.', registers })),
-    restoreErrors: once(registry, 'felix_iptables_restore_errors', () => new Counter({ name: 'felix_iptables_restore_errors', help: 'Number of iptables-restore errors.', registers })),
-    saveCalls: once(registry, 'felix_iptables_save_calls', () => new Counter({ name: 'felix_iptables_save_calls', help: 'Number of iptables-save calls.', registers })),
-    saveErrors: once(registry, 'felix_iptables_save_errors', () => new Counter({ name: 'felix_iptables_save_errors', help: 'Number of iptables-save errors.', registers })),
-    chains: once(
+    restoreCalls: sharedMetric(registry, 'felix_iptables_restore_calls', () => new Counter({ name: 'felix_iptables_restore_calls', help: 'Number of iptables-restore calls.', registers })),
+    restoreErrors: sharedMetric(registry, 'felix_iptables_restore_errors', () => new Counter({ name: 'felix_iptables_restore_errors', help: 'Number of iptables-restore errors.', registers })),
+    saveCalls: sharedMetric(registry, 'felix_iptables_save_calls', () => new Counter({ name: 'felix_iptables_save_calls', help: 'Number of iptables-save calls.', registers })),
+    saveErrors: sharedMetric(registry, 'felix_iptables_save_errors', () => new Counter({ name: 'felix_iptables_save_errors', help: 'Number of iptables-save errors.', registers })),
+    chains: sharedMetric(
       registry,
       'felix_iptables_chains',
       () => new Gauge({ name: 'felix_iptables_chains', help: 'Number of active iptables chains.', labelNames: ['ip_version', 'table'], registers }),
     ),
-    rules: once(registry, 'felix_iptables_rules', () => new Gauge({ name: 'felix_iptables_rules', help: 'Number of active iptables rules.', labelNames: ['ip_version', 'table'], registers })),
-    linesExecuted: once(
+    rules: sharedMetric(registry, 'felix_iptables_rules', () => new Gauge({ name: 'felix_iptables_rules', help: 'Number of active iptables rules.', labelNames: ['ip_version', 'table'], registers })),
+    linesExecuted: sharedMetric(
       registry,
       'felix_iptables_lines_executed',
       () => new Counter({ name: 'felix_iptables_lines_executed', help: 'Number of iptables rule updates executed.', labelNames: ['ip_version', 'table'], registers }),
     ),
-    lockAcquireSecs: once(
+    lockAcquireSecs: sharedMetric(
       registry,
       'felix_iptables_lock_acquire_secs',
       () => new Summary({ name: 'felix_iptables_lock_acquire_secs', help: 'Time in seconds that it took to acquire the iptables lock(s).', registers }),
     ),
-    lockRetries: once(
+    lockRetries: sharedMetric(
       registry,
       'felix_iptables_lock_retries',
       () => new Counter({ name: 'felix_iptables_lock_retries', help: 'Number of times the iptables lock was held by someone else and we had to retry.', labelNames: ['version'], registers }),

@@ -348,34 +348,32 @@ export class PolicyDataplane {
 
   // ---- timers ----
 
-  private scheduleIpsetsRefresh(): void {
-    if (this.opts.ipsetsRefreshMs <= 0) return;
-    this.ipsetsTimer = this.clock.after(this.opts.ipsetsRefreshMs, () => {
+  /**
+   * Runs `due` (mark a read-back due, wake the driver) after `ms`, and again every `ms` when
+   * `repeat`; 0 disables. The handle is kept in `slot` so stop() can cancel it.
+   */
+  private timer(slot: 'ipsetsTimer' | 'iptablesTimer' | 'postWriteTimer', ms: number, repeat: boolean, due: () => void): void {
+    if (ms <= 0 || !this.started) return;
+    this[slot]?.cancel();
+    this[slot] = this.clock.after(ms, () => {
       if (!this.started) return;
-      this.ipsetsResyncDue = true;
+      due();
       this.opts.kick();
-      this.scheduleIpsetsRefresh();
+      if (repeat) this.timer(slot, ms, repeat, due);
     });
+  }
+
+  private scheduleIpsetsRefresh(): void {
+    this.timer('ipsetsTimer', this.opts.ipsetsRefreshMs, true, () => (this.ipsetsResyncDue = true));
   }
 
   private scheduleIptablesRefresh(): void {
-    if (this.opts.iptablesRefreshMs <= 0) return;
-    this.iptablesTimer = this.clock.after(this.opts.iptablesRefreshMs, () => {
-      if (!this.started) return;
-      this.iptablesResyncDue = true;
-      this.opts.kick();
-      this.scheduleIptablesRefresh();
-    });
+    this.timer('iptablesTimer', this.opts.iptablesRefreshMs, true, () => (this.iptablesResyncDue = true));
   }
 
+  /** The quick re-check after a write: kube-proxy or another agent may have written at the same moment. */
   private schedulePostWriteCheck(): void {
-    if (this.opts.postWriteCheckMs <= 0 || !this.started) return;
-    this.postWriteTimer?.cancel();
-    this.postWriteTimer = this.clock.after(this.opts.postWriteCheckMs, () => {
-      if (!this.started) return;
-      this.iptablesResyncDue = true;
-      this.opts.kick();
-    });
+    this.timer('postWriteTimer', this.opts.postWriteCheckMs, false, () => (this.iptablesResyncDue = true));
   }
 }
 
