@@ -74,9 +74,9 @@ export interface DataplaneOptions {
   families?: readonly (4 | 6)[];
   /**
    * IP sets and iptables (policy/policy-dataplane.ts), built by the caller with a `kick` that
-   * calls this driver's `kick()`; absent: routing only.
+   * calls this driver's `kick()` and an `onRepair` that counts drift; absent: routing only.
    */
-  policy?: (kick: () => void) => PolicyDataplane;
+  policy?: (hooks: { kick: () => void; onRepair: (kind: 'iptables' | 'ipset', n: number) => void }) => PolicyDataplane;
 }
 
 export interface ApplyReport {
@@ -181,7 +181,7 @@ export class Dataplane {
     this.links = new LinkReconciler({ netlink: opts.kernel.links, log: this.log, onIpipAvailability: (a) => this.metrics?.ipipAvailable.set(a ? 1 : 0) });
     this.neigh = new NeighReconciler({ netlink: opts.kernel.neigh, log: this.log });
     this.sysctls = new SysctlReconciler({ io: opts.kernel.sysctl, ipv6: families.includes(6), log: this.log });
-    this.policy = opts.policy?.(() => this.kick());
+    this.policy = opts.policy?.({ kick: () => this.kick(), onRepair: (kind, n) => this.countDrift(kind, n) });
     // IP sets before the rules matching on them, rules before the routes that let traffic in.
     if (this.policy) this.table.splice(this.table.length - 1, 0, this.policy.ipsetsStep, this.policy.iptablesStep);
   }

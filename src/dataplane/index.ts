@@ -21,7 +21,7 @@ export { DeltaTracker } from './deltatracker.js';
 export { PolicyDataplane, type PolicyDataplaneOptions } from './policy/policy-dataplane.js';
 
 /** The policy dataplane's settings; the runner, namespace, metrics and log are the driver's. */
-export type NodePolicyOptions = Omit<PolicyDataplaneOptions, 'runner' | 'netns' | 'registry' | 'log' | 'kick'>;
+export type NodePolicyOptions = Omit<PolicyDataplaneOptions, 'runner' | 'netns' | 'registry' | 'log' | 'kick' | 'onRepair'>;
 
 export interface NodeDataplaneOptions extends Omit<DataplaneOptions, 'kernel' | 'policy'> {
   /** Only for tests and the lab: drive a named namespace from outside. The agent leaves it unset. */
@@ -50,11 +50,11 @@ export function createNodeDataplane(opts: NodeDataplaneOptions = {}): NodeDatapl
     kernel,
     ...(policy
       ? {
-          policy: (kick: () => void) =>
+          policy: (hooks: { kick: () => void; onRepair: (kind: 'iptables' | 'ipset', n: number) => void }) =>
             new PolicyDataplane({
               ...policy,
               runner,
-              kick,
+              ...hooks,
               ...(opts.netns ? { netns: opts.netns } : {}),
               ...(opts.registry ? { registry: opts.registry } : {}),
               ...(opts.log ? { log: opts.log } : {}),

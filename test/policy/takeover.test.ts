@@ -177,6 +177,8 @@ test('upgrade in place from a Felix-shaped node, crash-restart, then uninstall',
       await waitFor(async () => (await runIn(node1.netns, ['ipset', 'list', setName])).stdout.includes(client.ip), { timeoutMs: 30_000, intervalMs: 500, what: 'the flushed set refilled' });
       await waitFor(() => pings(client, web), { timeoutMs: 10_000, what: 'client reaches web-1 again after the repair' });
       assert.equal(await pings(other, web), false, 'still denied after the repair');
+      assert.ok((await metric(node1.netns, 'tortie_dataplane_repairs_total{kind="iptables"}')) > 0, 'iptables drift counted');
+      assert.ok((await metric(node1.netns, 'tortie_dataplane_repairs_total{kind="ipset"}')) > 0, 'IP set drift counted');
 
       // ---- 3. uninstall ----
       await agentStop(rl.name, 'node-1');

@@ -52,6 +52,8 @@ export interface PolicyDataplaneOptions {
   clock?: Clock;
   /** Called when a refresh or post-write check is due: the driver runs a pass. */
   kick: () => void;
+  /** Drift found by a read-back (tampering, another program): the driver counts it. */
+  onRepair?: (kind: 'iptables' | 'ipset', n: number) => void;
 }
 
 interface Family {
@@ -246,7 +248,10 @@ export class PolicyDataplane {
     if (this.ipsetsResyncDue) {
       this.ipsetsResyncDue = false;
       try {
-        for (const f of this.families) await f.ipsets.resync();
+        for (const f of this.families) {
+          const { drifted } = await f.ipsets.resync();
+          if (drifted > 0) this.opts.onRepair?.('ipset', drifted);
+        }
       } catch (e) {
         this.ipsetsResyncDue = true;
         throw e;
@@ -343,7 +348,9 @@ export class PolicyDataplane {
   }
 
   private countDrift(n: number): void {
-    if (n > 0) this.log.info({ drifted: n }, 'iptables changed behind our back; repairing');
+    if (n <= 0) return;
+    this.log.info({ drifted: n }, 'iptables changed behind our back; repairing');
+    this.opts.onRepair?.('iptables', n);
   }
 
   // ---- timers ----
