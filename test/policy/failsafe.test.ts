@@ -3,8 +3,8 @@
  * and out must not cut the node off. Felix's defaults (FailsafeInboundHostPorts tcp 22, 179,
  * 2379, 2380, 5473, 6443, 6666, 6667, udp 68; FailsafeOutboundHostPorts tcp 179, 2379, 2380, 5473,
  * 6443, 6666, 6667, udp 53, 67) still connect, any other port does not, forwarded pod traffic is
- * untouched (applyOnForward: false), and deleting the policy opens the node again. Once per
- * iptables backend.
+ * untouched (applyOnForward: false), and deleting the policy opens the node again; then the same
+ * with a host endpoint that names the uplink (`eth0`) instead of `*`. Once per iptables backend.
  *
  *   ext (198.18.0.200) ──fabric── node-1 198.18.0.11: listeners on 22, 2379, 8081; 179 is the
  *                                 agent's BGP speaker (or ours if it does not listen)
@@ -40,6 +40,13 @@ const HOST_ENDPOINT: CalicoResource = {
   kind: 'HostEndpoint',
   metadata: { name: 'node-1-all', labels: { hep: 'all', 'kubernetes.io/hostname': 'node-1' } },
   spec: { node: 'node-1', interfaceName: '*', profiles: ['projectcalico-default-allow'] },
+};
+/** The lab nodes' uplink (src/lab/topology.ts). */
+const UPLINK = 'eth0';
+const NAMED_HOST_ENDPOINT: CalicoResource = {
+  kind: 'HostEndpoint',
+  metadata: { name: 'node-1-eth0', labels: { hep: 'eth0', 'kubernetes.io/hostname': 'node-1' } },
+  spec: { node: 'node-1', interfaceName: UPLINK, profiles: ['projectcalico-default-allow'] },
 };
 const DENY_ALL = globalNetworkPolicy('deny-all-hep', {
   order: 10,
@@ -91,6 +98,16 @@ async function failsafe(t: TestContext, lab: PolicyLab): Promise<void> {
 
     await c.delete(DENY_ALL);
     await t.test(`policy deleted: ${OTHER_PORT} connects again`, () => expectReach('policy deleted', [...intoNode1(true), ...outOfNode1(true), ...forwarded]));
+
+    // The same with a host endpoint naming the uplink instead of '*'.
+    await c.delete(HOST_ENDPOINT);
+    await c.put(NAMED_HOST_ENDPOINT);
+    await c.put(DENY_ALL);
+    await t.test(`a host endpoint on ${UPLINK} with the deny-all policy: failsafe ports connect, ${OTHER_PORT} does not, forwarded pod traffic does`, () =>
+      expectReach('named host endpoint, deny-all', [...intoNode1(false), ...outOfNode1(false), ...forwarded]));
+    await c.delete(DENY_ALL);
+    await t.test(`named host endpoint, policy deleted: ${OTHER_PORT} connects again`, () =>
+      expectReach('named host endpoint, policy deleted', [...intoNode1(true), ...outOfNode1(true), ...forwarded]));
   } finally {
     await c.undo();
     for (const s of servers) await s.stop().catch(() => undefined);
