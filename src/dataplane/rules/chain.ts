@@ -85,6 +85,25 @@ export function ruleTargets(r: Rule): string[] {
   return out;
 }
 
+/**
+ * Names of the desired chains reachable from `roots` (the targets of the hook rules).
+ * `targetsOf` returns a desired chain's targets, or undefined for a chain that is not desired.
+ */
+export function reachableChains(roots: Iterable<string>, targetsOf: (name: string) => readonly string[] | undefined): Set<string> {
+  const seen = new Set<string>();
+  const stack: string[] = [];
+  for (const r of roots) stack.push(r);
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    if (seen.has(name)) continue;
+    const targets = targetsOf(name);
+    if (targets === undefined) continue;
+    seen.add(name);
+    for (const t of targets) if (!seen.has(t)) stack.push(t);
+  }
+  return seen;
+}
+
 const BUILTIN_TARGETS = new Set(['ACCEPT', 'DROP', 'REJECT', 'RETURN', 'LOG', 'NFLOG', 'MARK', 'CONNMARK', 'NOTRACK', 'MASQUERADE', 'SNAT', 'DNAT']);
 
 /** The IP set names a chain's rules match on (what must exist before the chain is written). */

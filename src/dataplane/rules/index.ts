@@ -15,7 +15,7 @@
  * methods take only the proto model and return that backend's chain type.
  */
 import type { HostEndpointBody, IpVersion, PolicyBody, PolicyId, ProfileBody, TierInfo, WorkloadEndpointBody } from '../../proto/policy.js';
-import { ruleTargets, type Chain } from './chain.js';
+import { reachableChains, ruleTargets, type Chain } from './chain.js';
 import { resolveConfig, type RenderConfig, type ResolvedConfig } from './config.js';
 import { renderEndpointMarkDispatchChains, renderHostDispatchChains, renderWorkloadDispatchChains, type HostDispatchDirections } from './dispatch.js';
 import {
@@ -132,15 +132,16 @@ export class IptablesRuleRenderer implements RuleRenderer<Chain> {
 }
 
 /**
- * The chains Felix would actually program out of a table's desired set: those some desired chain
- * or hook rule refers to (Felix counts references from every desired chain, programmed or not,
- * and does not follow reachability). Order is kept.
+ * The chains Felix would actually program out of a table's desired set: those reachable from the
+ * hooks, following the jumps of chains that are themselves programmed (current Felix's reference
+ * counting in `table.go`; the iptables Table applies the same walk). Order is kept.
  */
 export function programmedChains(chains: readonly Chain[], hooks: readonly HookRules[] = []): Chain[] {
-  const referenced = new Set<string>();
-  for (const c of chains) for (const r of c.rules) for (const t of ruleTargets(r)) referenced.add(t);
-  for (const h of hooks) for (const r of h.rules) for (const t of ruleTargets(r)) referenced.add(t);
-  return chains.filter((c) => referenced.has(c.name));
+  const byName = new Map<string, string[]>();
+  for (const c of chains) byName.set(c.name, c.rules.flatMap((r) => ruleTargets(r)));
+  const roots = hooks.flatMap((h) => h.rules.flatMap((r) => ruleTargets(r)));
+  const reached = reachableChains(roots, (n) => byName.get(n));
+  return chains.filter((c) => reached.has(c.name));
 }
 
 export * from './chain.js';

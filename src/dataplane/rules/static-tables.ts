@@ -12,7 +12,7 @@
  *   endpoint policy. `cali-OUTPUT`: untracked host endpoint egress.
  * - mangle and raw also get their own `cali-failsafe-in` / `cali-failsafe-out`.
  *
- * Felix programs only chains something refers to (see programmedChains in index.ts), so e.g.
+ * Felix programs only chains reachable from its hooks (see programmedChains in index.ts), so e.g.
  * `cali-wireguard-incoming-mark` exists in the kernel only when WireGuard uses it.
  */
 import type { IpVersion } from '../../proto/policy.js';

@@ -235,9 +235,11 @@ test('only referenced chains are programmed, as Felix does', () => {
   const t = r.staticChains(4);
   assert.deepEqual(programmedChains(t.filter, t.hooks).map((c) => c.name), ['cali-FORWARD', 'cali-INPUT', 'cali-wl-to-host', 'cali-OUTPUT']);
   assert.deepEqual(programmedChains(t.raw, t.hooks).map((c) => c.name), ['cali-PREROUTING', 'cali-OUTPUT']);
-  const withHep = [...t.filter, ...r.hostEndpointChains('eth0', { name: 'eth0', profileIds: [], tiers: [], untrackedTiers: [], preDnatTiers: [], forwardTiers: [], expectedIpv4Addrs: [], expectedIpv6Addrs: [] }, 4).filter];
-  assert.deepEqual(
-    programmedChains(withHep, t.hooks).map((c) => c.name),
-    ['cali-FORWARD', 'cali-INPUT', 'cali-wl-to-host', 'cali-failsafe-in', 'cali-OUTPUT', 'cali-failsafe-out'],
-  );
+  const hep = r.hostEndpointChains('eth0', { name: 'eth0', profileIds: [], tiers: [], untrackedTiers: [], preDnatTiers: [], forwardTiers: [], expectedIpv4Addrs: [], expectedIpv6Addrs: [] }, 4).filter;
+  // Host endpoint chains nothing dispatches to are not programmed, and neither are the failsafe
+  // chains only they jump to (reachability from the hooks, as current Felix counts references).
+  assert.deepEqual(programmedChains([...t.filter, ...hep], t.hooks).map((c) => c.name), ['cali-FORWARD', 'cali-INPUT', 'cali-wl-to-host', 'cali-OUTPUT']);
+  const dispatch = r.hostDispatchChains(['eth0'], 4, { applyOnForward: true });
+  const names = programmedChains([...t.filter, ...hep, ...dispatch], t.hooks).map((c) => c.name);
+  for (const n of ['cali-failsafe-in', 'cali-failsafe-out', 'cali-th-eth0', 'cali-fh-eth0', 'cali-from-host-endpoint', 'cali-to-host-endpoint']) assert.ok(names.includes(n), n);
 });
