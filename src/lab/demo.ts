@@ -268,11 +268,12 @@ export const demoSteps: DemoStep[] = [
         const chain = /\[(cali-pi-[^\]]+)\]/.exec(r.stdout)?.[1];
         const mine = chain ? chains.stdout.split('\n').filter((l) => l.startsWith(`-A ${chain} `)) : [];
         ctx.out(`node-1 iptables-save -t filter, the policy's chain ${chain ?? '(not found)'}:\n${mine.join('\n')}`);
+        await withEtcd(s, (c) => c.delete().key(key).then(() => undefined));
+        ctx.out(`policy deleted: ${await until(open)}`);
       } finally {
         await withEtcd(s, (c) => c.delete().key(key).then(() => undefined)).catch(() => undefined);
         for (const srv of servers) await srv.stop();
       }
-      ctx.out(`policy deleted: ${await until(open)}`);
     },
   },
   {
