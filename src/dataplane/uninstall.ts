@@ -13,7 +13,7 @@
  * the CNI plugin removes them with each pod), `tunl0` (the kernel's ipip fallback device cannot be
  * deleted while the module is loaded), sysctls (their old values are not known).
  */
-import { inNetnsArgv, type CommandRunner } from './exec.js';
+import { ipArgv, type CommandRunner } from './exec.js';
 import { binariesFor } from './iptables/backend.js';
 import { removeAllOwned } from './iptables/cleanup.js';
 import { IpSets } from './ipsets/ipsets.js';
@@ -66,7 +66,7 @@ export async function uninstall(o: UninstallOptions): Promise<UninstallReport> {
   for (const proto of [o.protocols.felix, o.protocols.bgp]) {
     for (const fam of ['-4', '-6']) {
       await step(`routes proto ${proto} (${fam === '-4' ? 'IPv4' : 'IPv6'})`, async () => {
-        const argv = o.netns ? ['ip', '-n', o.netns, fam, 'route', 'flush', 'proto', String(proto)] : ['ip', fam, 'route', 'flush', 'proto', String(proto)];
+        const argv = ipArgv(target, fam, 'route', 'flush', 'proto', String(proto));
         const r = await o.runner.run(argv, { timeoutMs: 60_000 });
         if (r.code !== 0 && !/Nothing to flush/.test(r.stderr)) throw new Error(`${argv.join(' ')}: ${r.stderr.trim()}`);
         return 'flushed';
@@ -75,7 +75,7 @@ export async function uninstall(o: UninstallOptions): Promise<UninstallReport> {
   }
   for (const dev of TUNNEL_DEVICES) {
     await step(`device ${dev}`, async () => {
-      const argv = inNetnsArgv(target, ['ip', 'link', 'del', dev]);
+      const argv = ipArgv(target, 'link', 'del', dev);
       const r = await o.runner.run(argv, { timeoutMs: 10_000 });
       if (r.code === 0) return 'deleted';
       if (/Cannot find device|does not exist/.test(r.stderr)) return 'not present';

@@ -13,7 +13,7 @@ import { labUp } from './up.js';
 import { AGENT_HEALTH_PORT, tortieArgv } from './agent.js';
 import { birdcArgv } from './bird.js';
 import { etcdctlArgv } from './etcd.js';
-import { run } from './exec.js';
+import { run, waitFor } from './exec.js';
 import { labNetnsPrefix } from './names.js';
 import { netnsList, runIn } from './netns.js';
 import { loadLab, type LabState } from './state.js';
@@ -244,13 +244,10 @@ export const demoSteps: DemoStep[] = [
         return `${client.name} -> ${target.name}: tcp/80 ${word(t80.ok)}, tcp/8080 ${word(t8080.ok)}, ping ${word(icmp.ok)}`;
       };
       const until = async (want: string): Promise<string> => {
-        const deadline = Date.now() + 15_000;
-        let got = await check();
-        while (got !== want && Date.now() < deadline) {
-          await new Promise((res) => setTimeout(res, 500));
-          got = await check();
-        }
-        if (got !== want) throw new Error(`expected "${want}", got "${got}"`);
+        let got = '';
+        await waitFor(async () => (got = await check()) === want, { timeoutMs: 15_000, intervalMs: 500, what: want }).catch(() => {
+          throw new Error(`expected "${want}", got "${got}"`);
+        });
         return got;
       };
       const open = `${client.name} -> ${target.name}: tcp/80 allowed, tcp/8080 allowed, ping allowed`;
